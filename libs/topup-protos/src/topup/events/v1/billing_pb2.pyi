@@ -1,0 +1,58 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class FulfilmentStarted(_message.Message):
+    __slots__ = ("order_id", "started_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    started_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FulfilmentSucceeded(_message.Message):
+    __slots__ = ("order_id", "attempts", "boss_serials", "completed_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    BOSS_SERIALS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempts: int
+    boss_serials: _containers.RepeatedScalarFieldContainer[str]
+    completed_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., boss_serials: _Optional[_Iterable[str]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FulfilmentFailed(_message.Message):
+    __slots__ = ("order_id", "attempts", "reason_code", "reason", "failed_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FAILED_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempts: int
+    reason_code: str
+    reason: str
+    failed_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FulfilmentOutcomeUnknown(_message.Message):
+    __slots__ = ("order_id", "attempts", "reason_code", "reason", "at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempts: int
+    reason_code: str
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,178 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from topup.common.v1 import common_pb2 as _common_pb2
+from topup.risk.v1 import risk_pb2 as _risk_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class OrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORDER_STATUS_UNSPECIFIED: _ClassVar[OrderStatus]
+    ORDER_STATUS_PENDING: _ClassVar[OrderStatus]
+    ORDER_STATUS_PROCESSING: _ClassVar[OrderStatus]
+    ORDER_STATUS_SUCCEEDED: _ClassVar[OrderStatus]
+    ORDER_STATUS_FAILED: _ClassVar[OrderStatus]
+    ORDER_STATUS_REFUNDED: _ClassVar[OrderStatus]
+    ORDER_STATUS_UNDER_REVIEW: _ClassVar[OrderStatus]
+    ORDER_STATUS_REJECTED: _ClassVar[OrderStatus]
+ORDER_STATUS_UNSPECIFIED: OrderStatus
+ORDER_STATUS_PENDING: OrderStatus
+ORDER_STATUS_PROCESSING: OrderStatus
+ORDER_STATUS_SUCCEEDED: OrderStatus
+ORDER_STATUS_FAILED: OrderStatus
+ORDER_STATUS_REFUNDED: OrderStatus
+ORDER_STATUS_UNDER_REVIEW: OrderStatus
+ORDER_STATUS_REJECTED: OrderStatus
+
+class StatusChange(_message.Message):
+    __slots__ = ("from_status", "to_status", "transition", "reason_code", "reason", "actor", "at")
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    from_status: OrderStatus
+    to_status: OrderStatus
+    transition: str
+    reason_code: str
+    reason: str
+    actor: _common_pb2.Actor
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, from_status: _Optional[_Union[OrderStatus, str]] = ..., to_status: _Optional[_Union[OrderStatus, str]] = ..., transition: _Optional[str] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Order(_message.Message):
+    __slots__ = ("order_id", "channel_id", "channel_order_id", "account", "sku", "face_value_fen", "price_fen", "payment", "status", "status_reason_code", "notify_url", "created_at", "updated_at", "risk_decision_id", "history")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    FACE_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    NOTIFY_URL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RISK_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel_id: str
+    channel_order_id: str
+    account: _common_pb2.Account
+    sku: str
+    face_value_fen: int
+    price_fen: int
+    payment: _common_pb2.Payment
+    status: OrderStatus
+    status_reason_code: str
+    notify_url: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    risk_decision_id: str
+    history: _containers.RepeatedCompositeFieldContainer[StatusChange]
+    def __init__(self, order_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., price_fen: _Optional[int] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_reason_code: _Optional[str] = ..., notify_url: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decision_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ...) -> None: ...
+
+class CreateRechargeRequest(_message.Message):
+    __slots__ = ("channel_id", "channel_order_id", "account", "sku", "payment", "notify_url", "risk_decision")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    NOTIFY_URL_FIELD_NUMBER: _ClassVar[int]
+    RISK_DECISION_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    channel_order_id: str
+    account: _common_pb2.Account
+    sku: str
+    payment: _common_pb2.Payment
+    notify_url: str
+    risk_decision: _risk_pb2.Decision
+    def __init__(self, channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., notify_url: _Optional[str] = ..., risk_decision: _Optional[_Union[_risk_pb2.Decision, _Mapping]] = ...) -> None: ...
+
+class CreateRechargeResponse(_message.Message):
+    __slots__ = ("order", "replayed")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    replayed: bool
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("order_id", "channel_id", "include_history")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel_id: str
+    include_history: bool
+    def __init__(self, order_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
+
+class GetOrderByChannelOrderIdRequest(_message.Message):
+    __slots__ = ("channel_id", "channel_order_id", "include_history")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    channel_order_id: str
+    include_history: bool
+    def __init__(self, channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
+
+class ListProductsRequest(_message.Message):
+    __slots__ = ("channel_id", "account")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    account: _common_pb2.Account
+    def __init__(self, channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ...) -> None: ...
+
+class Product(_message.Message):
+    __slots__ = ("sku", "kind", "name", "face_value_fen", "data_mb", "validity_days", "price_fen")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[Product.Kind]
+        KIND_CALL_CREDIT: _ClassVar[Product.Kind]
+        KIND_DATA_PACK: _ClassVar[Product.Kind]
+        KIND_COMBO: _ClassVar[Product.Kind]
+        KIND_BROADBAND_CREDIT: _ClassVar[Product.Kind]
+    KIND_UNSPECIFIED: Product.Kind
+    KIND_CALL_CREDIT: Product.Kind
+    KIND_DATA_PACK: Product.Kind
+    KIND_COMBO: Product.Kind
+    KIND_BROADBAND_CREDIT: Product.Kind
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FACE_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    DATA_MB_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    kind: Product.Kind
+    name: str
+    face_value_fen: int
+    data_mb: int
+    validity_days: int
+    price_fen: int
+    def __init__(self, sku: _Optional[str] = ..., kind: _Optional[_Union[Product.Kind, str]] = ..., name: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., data_mb: _Optional[int] = ..., validity_days: _Optional[int] = ..., price_fen: _Optional[int] = ...) -> None: ...
+
+class ListProductsResponse(_message.Message):
+    __slots__ = ("account", "carrier", "products")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    account: _common_pb2.Account
+    carrier: str
+    products: _containers.RepeatedCompositeFieldContainer[Product]
+    def __init__(self, account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., carrier: _Optional[str] = ..., products: _Optional[_Iterable[_Union[Product, _Mapping]]] = ...) -> None: ...
