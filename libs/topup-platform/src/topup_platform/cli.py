@@ -1,0 +1,57 @@
+"""The command line every service shares: `python -m <service> [serve|migrate]`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import uvloop
+
+from topup_platform.logging import configure_logging
+from topup_platform.migrations import migrate_dsn
+from topup_platform.runtime import run, service_migrations
+from topup_platform.settings import PlatformSettings
+from topup_platform.telemetry import configure_tracing
+
+S = TypeVar("S", bound=PlatformSettings)
+
+
+def service_cli(settings_cls: type[S], package: str, main: Callable[[S], Awaitable[int | None]]) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {package}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = settings_cls()
+    if args.command == "migrate":
+        configure_logging(settings.service_name, level=settings.log_level, json=settings.json_logs)
+        uvloop.run(migrate_dsn(settings.database_url.get_secret_value(), settings.db_schema,
+                               service_migrations(package)))
+        return
+    run(lambda: main(settings))
+
+
+def http_app_cli(
+    settings_cls: type[S],
+    package: str,
+    create_app: Callable[[S], object],
+    *,
+    host: Callable[[S], str],
+    port: Callable[[S], int],
+    platform_tables: bool = True,
+) -> None:
+    """`python -m <package> [serve|migrate]` for an HTTP (ASGI) process served by uvicorn."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog=f"python -m {package}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = settings_cls()
+    configure_logging(settings.service_name, level=settings.log_level, json=settings.json_logs)
+    if args.command == "migrate":
+        uvloop.run(migrate_dsn(settings.database_url.get_secret_value(), settings.db_schema,
+                               service_migrations(package, platform=platform_tables)))
+        return
+    configure_tracing(settings.service_name)
+    uvicorn.run(create_app(settings), host=host(settings), port=port(settings), log_config=None,  # type: ignore[arg-type]
+                access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), loop="uvloop",
+                http="httptools")

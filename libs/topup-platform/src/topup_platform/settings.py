@@ -1,0 +1,75 @@
+"""Settings shared by every service (pydantic-settings).
+
+Each service subclasses `PlatformSettings` with its own env prefix (`ORDERS_`, `RISK_`...). The fields
+here read the platform-wide, unprefixed names (`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`, `TOPUP_ENV`...)
+through explicit aliases, because pydantic-settings applies no prefix to aliased fields.
+
+Settings are built once in `main()` and passed down: no import-time `Settings()`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class PlaceholderSecretError(ValueError):
+    """A secret still has its development default outside development."""
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    #: The service name: process, image, k8s Deployment, OTel service.name and the `service` log field.
+    service_name: ClassVar[str] = "topup"
+    #: The PostgreSQL schema this service owns (database per service: no service reads another's tables).
+    db_schema: ClassVar[str] = "public"
+
+    env: Environment = Field(Environment.DEV, validation_alias=_alias("TOPUP_ENV"))
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"), validation_alias=_alias("DATABASE_URL")
+    )
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS"))
+    #: Real Kafka accepts an idempotent producer; the embedded Tansu broker refuses it.
+    kafka_enable_idempotence: bool = Field(False, validation_alias=_alias("KAFKA_ENABLE_IDEMPOTENCE"))
+    #: Partitions for the topics a service creates when they do not exist yet.
+    kafka_topic_partitions: int = Field(8, validation_alias=_alias("KAFKA_TOPIC_PARTITIONS"))
+    log_level: str = Field("INFO", validation_alias=_alias("LOG_LEVEL"))
+    #: json in production, console in a terminal; unset means json unless TOPUP_ENV=dev.
+    log_format: Literal["json", "console"] | None = Field(None, validation_alias=_alias("LOG_FORMAT"))
+    #: Apply this service's schema migrations at start (dev and tests; in Kubernetes a Job does it).
+    migrate_on_start: bool = Field(False, validation_alias=_alias("TOPUP_MIGRATE_ON_START"))
+    #: Prometheus metrics port; 0 disables the endpoint.
+    metrics_port: int = 0
+    #: Seconds to let in-flight work finish on SIGTERM before closing.
+    shutdown_grace_seconds: float = 10.0
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return not self.is_dev
+
+    def require_real_secret(self, name: str, value: SecretStr, placeholder: str) -> None:
+        """Refuse to start outside dev/test with a development placeholder secret."""
+        if self.env is Environment.PROD and value.get_secret_value() in ("", placeholder):
+            raise PlaceholderSecretError(f"{name} must be set to a real secret when TOPUP_ENV=prod")
