@@ -1,0 +1,40 @@
+"""Events the order core reacts to: the billing adapter's fulfilment outcomes move the order on."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from orders.domain.state import Transition
+from orders.service import OrdersService
+from topup.events.v1 import billing_pb2
+from topup_platform.consumer import EventContext, Handler
+
+BILLING = "billing-adapter"
+
+
+def billing_handlers(service: OrdersService) -> dict[type, Handler]:
+    async def started(ctx: EventContext, event: billing_pb2.FulfilmentStarted) -> None:
+        await service.transition(ctx.conn, UUID(event.order_id), Transition.START_FULFILMENT,
+                                 actor_kind="service", actor_id=BILLING)
+
+    async def succeeded(ctx: EventContext, event: billing_pb2.FulfilmentSucceeded) -> None:
+        await service.transition(ctx.conn, UUID(event.order_id), Transition.SUCCEED,
+                                 actor_kind="service", actor_id=BILLING,
+                                 reason=f"credited at BOSS after {event.attempts} attempt(s)")
+
+    async def failed(ctx: EventContext, event: billing_pb2.FulfilmentFailed) -> None:
+        await service.transition(ctx.conn, UUID(event.order_id), Transition.FAIL,
+                                 actor_kind="service", actor_id=BILLING,
+                                 reason_code=event.reason_code, reason=event.reason)
+
+    async def unknown(ctx: EventContext, event: billing_pb2.FulfilmentOutcomeUnknown) -> None:
+        await service.transition(ctx.conn, UUID(event.order_id), Transition.OUTCOME_UNKNOWN,
+                                 actor_kind="service", actor_id=BILLING,
+                                 reason_code=event.reason_code, reason=event.reason)
+
+    return {
+        billing_pb2.FulfilmentStarted: started,
+        billing_pb2.FulfilmentSucceeded: succeeded,
+        billing_pb2.FulfilmentFailed: failed,
+        billing_pb2.FulfilmentOutcomeUnknown: unknown,
+    }

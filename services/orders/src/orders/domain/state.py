@@ -1,0 +1,87 @@
+"""The order state machine: one readable transition table.
+
+Statuses are the ones channels see. Every transition has a name; `next_status` raises
+`IllegalTransition` for a move the table does not list (it never silently does nothing).
+
+    (new) ──accept──────────▶ PENDING ──start_fulfilment──▶ PROCESSING ──succeed──▶ SUCCEEDED
+    (new) ──hold_for_review─▶ UNDER_REVIEW                  PROCESSING ──fail─────▶ FAILED ──refund──▶ REFUNDED
+    (new) ──reject──────────▶ REJECTED ──refund──▶ REFUNDED  PROCESSING ──outcome_unknown──▶ UNDER_REVIEW
+    UNDER_REVIEW ──approve──▶ PENDING      UNDER_REVIEW ──confirm_credited──▶ SUCCEEDED
+    UNDER_REVIEW ──reject_held──▶ REJECTED UNDER_REVIEW ──confirm_not_credited──▶ FAILED
+    PENDING|PROCESSING ──flag_stuck──▶ UNDER_REVIEW (the 30-minute sweeper)
+    FAILED ──reconcile_credited──▶ SUCCEEDED (BOSS did credit after all; the refund is cancelled)
+
+SUCCEEDED and REFUNDED are final: nothing leaves them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from orders.domain.errors import IllegalTransition
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    REJECTED = "REJECTED"
+
+
+class Transition(StrEnum):
+    ACCEPT = "accept"
+    HOLD_FOR_REVIEW = "hold_for_review"
+    REJECT = "reject"
+    START_FULFILMENT = "start_fulfilment"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    FLAG_STUCK = "flag_stuck"
+    APPROVE = "approve"
+    REJECT_HELD = "reject_held"
+    CONFIRM_CREDITED = "confirm_credited"
+    CONFIRM_NOT_CREDITED = "confirm_not_credited"
+    REFUND = "refund"
+    RECONCILE_CREDITED = "reconcile_credited"
+
+
+NEW = None  # the "status" of an order that does not exist yet
+
+S = Status
+T = Transition
+
+#: transition -> (the statuses it may start from, the status it leads to)
+TABLE: dict[Transition, tuple[frozenset[Status | None], Status]] = {
+    T.ACCEPT:               (frozenset({NEW}), S.PENDING),
+    T.HOLD_FOR_REVIEW:      (frozenset({NEW}), S.UNDER_REVIEW),
+    T.REJECT:               (frozenset({NEW}), S.REJECTED),
+    T.START_FULFILMENT:     (frozenset({S.PENDING}), S.PROCESSING),
+    T.SUCCEED:              (frozenset({S.PROCESSING}), S.SUCCEEDED),
+    T.FAIL:                 (frozenset({S.PENDING, S.PROCESSING}), S.FAILED),
+    T.OUTCOME_UNKNOWN:      (frozenset({S.PROCESSING}), S.UNDER_REVIEW),
+    T.FLAG_STUCK:           (frozenset({S.PENDING, S.PROCESSING}), S.UNDER_REVIEW),
+    T.APPROVE:              (frozenset({S.UNDER_REVIEW}), S.PENDING),
+    T.REJECT_HELD:          (frozenset({S.UNDER_REVIEW}), S.REJECTED),
+    T.CONFIRM_CREDITED:     (frozenset({S.UNDER_REVIEW}), S.SUCCEEDED),
+    T.CONFIRM_NOT_CREDITED: (frozenset({S.UNDER_REVIEW}), S.FAILED),
+    T.REFUND:               (frozenset({S.FAILED, S.REJECTED}), S.REFUNDED),
+    T.RECONCILE_CREDITED:   (frozenset({S.FAILED}), S.SUCCEEDED),
+}
+
+FINAL: frozenset[Status] = frozenset(
+    s for s in Status if not any(s in sources for sources, _ in TABLE.values())
+)
+
+
+def next_status(current: Status | None, transition: Transition) -> Status:
+    sources, target = TABLE[transition]
+    if current not in sources:
+        raise IllegalTransition(
+            f"transition {transition.value!r} is not allowed from {current.value if current else 'new'}",
+            transition=transition.value,
+            status=current.value if current else "",
+        )
+    return target

@@ -1,0 +1,39 @@
+"""Wiring of the orders process."""
+
+from __future__ import annotations
+
+from orders.catalog import Catalog
+from orders.consumers import billing_handlers
+from orders.grpc_api import OrdersServicer
+from orders.service import OrdersService
+from orders.settings import OrdersSettings
+from topup.orders.v1 import orders_pb2, orders_pb2_grpc
+from topup_platform.consumer import EventConsumer
+from topup_platform.events import BILLING_TOPIC, ORDERS_TOPIC
+from topup_platform.grpc_server import GrpcServer
+from topup_platform.outbox import Outbox, OutboxRelay
+from topup_platform.runtime import ServiceRuntime
+
+
+async def main(settings: OrdersSettings) -> int:
+    async with ServiceRuntime(settings, package="orders") as rt:
+        producer = await rt.start_kafka([ORDERS_TOPIC, BILLING_TOPIC])
+        outbox = Outbox(settings.service_name)
+        catalog = Catalog(rt.pool, settings.catalog_refresh_seconds)
+        service = OrdersService(rt.pool, outbox, catalog)
+        if settings.is_dev:
+            await service.seed_demo_channel(settings.demo_channel_id)
+        await catalog.reload()
+
+        rt.start_worker(catalog, "catalog-refresh")
+        rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
+        rt.start_worker(
+            EventConsumer(name="orders", settings=settings, pool=rt.pool, producer=producer,
+                          topics=[BILLING_TOPIC], handlers=billing_handlers(service)),
+            "billing-events",
+        )
+        server = GrpcServer(port=settings.grpc_port)
+        server.add(orders_pb2_grpc.add_OrdersServiceServicer_to_server, OrdersServicer(service),
+                   orders_pb2.DESCRIPTOR.services_by_name["OrdersService"].full_name)
+        await rt.serve(server)
+    return rt.exit_code

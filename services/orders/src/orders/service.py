@@ -1,0 +1,191 @@
+"""Use cases of the order core."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+import asyncpg
+
+from orders import convert, repository
+from orders.catalog import Catalog
+from orders.domain.accounts import UNICOM, Account, AccountType, carrier_of
+from orders.domain.catalog import PricedProduct
+from orders.domain.errors import (
+    AccountNotServed,
+    IdempotencyConflict,
+    InvalidRequest,
+    OrderNotFound,
+    OrdersError,
+)
+from orders.domain.models import (
+    Order,
+    RechargeRequest,
+    RiskDecision,
+    RiskOutcome,
+    StatusChange,
+    operations_for,
+)
+from orders.domain.state import Status, Transition, next_status
+from topup.orders.v1 import orders_pb2
+from topup_platform.events import ORDERS_TOPIC
+from topup_platform.ids import new_id
+from topup_platform.logging import get_logger
+from topup_platform.outbox import Outbox
+from topup_platform.timeutil import utcnow
+
+log = get_logger(__name__)
+
+_FIRST_TRANSITION = {
+    RiskOutcome.ALLOW: (Transition.ACCEPT, ""),
+    RiskOutcome.REVIEW: (Transition.HOLD_FOR_REVIEW, "RISK_REVIEW"),
+    RiskOutcome.DENY: (Transition.REJECT, "RISK_DENIED"),
+}
+
+
+class OrdersService:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, catalog: Catalog) -> None:
+        self.pool = pool
+        self.outbox = outbox
+        self.catalog = catalog
+
+    # --- pre-flight --------------------------------------------------------------------------------
+
+    async def carrier(self, conn: asyncpg.Connection, account: Account) -> str | None:
+        ported = await repository.ported_carrier(conn, account.id) if account.type is AccountType.MOBILE else None
+        return carrier_of(account, self.catalog.snapshot.segments, ported)
+
+    async def list_products(self, channel_id: str, account: Account) -> tuple[str, list[PricedProduct]]:
+        async with self.pool.acquire() as conn:
+            carrier = await self.carrier(conn, account)
+        if carrier != UNICOM:
+            raise AccountNotServed("we do not serve this account", carrier=carrier or "unknown")
+        return carrier, self.catalog.snapshot.offer(channel_id, account)
+
+    # --- creation ----------------------------------------------------------------------------------
+
+    async def create_recharge(self, req: RechargeRequest, decision: RiskDecision) -> tuple[orders_pb2.Order, bool]:
+        """Create the order, or replay the response stored for the same request. Returns (order, replayed)."""
+        if decision.outcome not in _FIRST_TRANSITION:
+            raise InvalidRequest(f"an order cannot be created on a {decision.outcome.value} decision")
+        fingerprint = req.fingerprint()
+        async with self.pool.acquire() as conn:
+            try:
+                if await self.carrier(conn, req.account) != UNICOM:
+                    raise AccountNotServed("we do not serve this account")
+                product, price = self.catalog.snapshot.check_price(
+                    req.channel_id, req.account, req.sku, req.payment.paid_fen
+                )
+            except OrdersError:
+                # A retry of an order accepted earlier is answered even if prices or routing changed since.
+                replay = await self._replay(conn, req, fingerprint)
+                if replay is not None:
+                    return replay, True
+                raise
+
+            transition, reason_code = _FIRST_TRANSITION[decision.outcome]
+            now = utcnow()
+            order = Order(
+                order_id=new_id(), channel_id=req.channel_id, channel_order_id=req.channel_order_id,
+                account=req.account, sku=req.sku, face_value_fen=product.face_value_fen, price_fen=price,
+                payment=req.payment, status=next_status(None, transition), status_reason_code=reason_code,
+                notify_url=req.notify_url, risk_decision_id=decision.decision_id, created_at=now, updated_at=now,
+            )
+            change = StatusChange(None, order.status, transition, reason_code, "", "channel", req.channel_id, now)
+            response = convert.order_to_pb(order)
+            async with conn.transaction():
+                inserted = await repository.insert_order(
+                    conn, order, request_hash=fingerprint, risk_outcome=decision.outcome.value,
+                    first_response=response.SerializeToString(),
+                )
+                if inserted:
+                    await repository.insert_history(conn, order.order_id, change)
+                    await self._announce(conn, order, change)
+                    if transition is Transition.ACCEPT:
+                        await self.outbox.add(conn, ORDERS_TOPIC,
+                                              convert.fulfilment_requested_event(order, operations_for(order.order_id,
+                                                                                                       product)),
+                                              aggregate_type="order", aggregate_id=str(order.order_id))
+            if not inserted:  # lost a race with an identical (or conflicting) request
+                replay = await self._replay(conn, req, fingerprint)
+                assert replay is not None
+                return replay, True
+        self.outbox.wake()
+        log.info("order created", order_id=str(order.order_id), channel=req.channel_id, sku=req.sku,
+                 status=order.status.value)
+        return response, False
+
+    async def _replay(
+        self, conn: asyncpg.Connection, req: RechargeRequest, fingerprint: bytes
+    ) -> orders_pb2.Order | None:
+        stored = await repository.first_response(conn, req.channel_id, req.channel_order_id)
+        if stored is None:
+            return None
+        request_hash, first_response = stored
+        if request_hash != fingerprint:
+            raise IdempotencyConflict(
+                "this channel_order_id was already used with a different request",
+                channel_order_id=req.channel_order_id,
+            )
+        return orders_pb2.Order.FromString(first_response)
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    async def get_order(self, order_id: str, channel_id: str, *, include_history: bool) -> Order:
+        try:
+            uid = UUID(order_id)
+        except ValueError:
+            raise OrderNotFound("no such order", order_id=order_id) from None
+        async with self.pool.acquire() as conn:
+            order = await repository.get_order(conn, uid)
+            if order is None or (channel_id and order.channel_id != channel_id):
+                raise OrderNotFound("no such order", order_id=order_id)
+            if include_history:
+                order.history = await repository.load_history(conn, uid)
+        return order
+
+    async def get_by_channel_order_id(self, channel_id: str, channel_order_id: str, *,
+                                      include_history: bool) -> Order:
+        async with self.pool.acquire() as conn:
+            order = await repository.get_by_channel_order_id(conn, channel_id, channel_order_id)
+            if order is None:
+                raise OrderNotFound("no such order", channel_order_id=channel_order_id)
+            if include_history:
+                order.history = await repository.load_history(conn, order.order_id)
+        return order
+
+    # --- transitions -------------------------------------------------------------------------------
+
+    async def transition(
+        self,
+        conn: asyncpg.Connection,
+        order_id: UUID,
+        transition: Transition,
+        *,
+        actor_kind: str,
+        actor_id: str,
+        reason_code: str = "",
+        reason: str = "",
+    ) -> Order:
+        """Apply a named transition inside the caller's transaction: lock, check, update, history, event."""
+        order = await repository.get_order(conn, order_id, for_update=True)
+        if order is None:
+            raise OrderNotFound("no such order", order_id=str(order_id))
+        target: Status = next_status(order.status, transition)
+        now = utcnow()
+        change = StatusChange(order.status, target, transition, reason_code, reason, actor_kind, actor_id, now)
+        order = replace(order, status=target, status_reason_code=reason_code, updated_at=now)
+        await repository.update_status(conn, order)
+        await repository.insert_history(conn, order_id, change)
+        await self._announce(conn, order, change)
+        return order
+
+    async def _announce(self, conn: asyncpg.Connection, order: Order, change: StatusChange) -> None:
+        await self.outbox.add(conn, ORDERS_TOPIC, convert.status_changed_event(order, change),
+                              aggregate_type="order", aggregate_id=str(order.order_id))
+
+    # --- dev seeding -------------------------------------------------------------------------------
+
+    async def seed_demo_channel(self, channel_id: str) -> None:
+        async with self.pool.acquire() as conn:
+            await repository.seed_list_prices(conn, channel_id)

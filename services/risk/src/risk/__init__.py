@@ -1,0 +1,1 @@
+"""The risk engine (gRPC): decisions in milliseconds, stored with their inputs for audit."""
