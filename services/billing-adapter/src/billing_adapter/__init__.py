@@ -1,0 +1,1 @@
+"""The BOSS adapter (gRPC + Kafka): carries out fulfilment at BOSS, idempotently, and never guesses."""

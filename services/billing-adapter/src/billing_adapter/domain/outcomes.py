@@ -1,0 +1,41 @@
+"""How a BOSS reply is classified, and the retry policy. Pure: no I/O.
+
+`transformers.py` maps the provider's codes onto these outcomes in one place; everything else works with
+`Outcome` only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    #: BOSS did it.
+    SUCCESS = "success"
+    #: BOSS refused for good (subscriber not found, suspended...): do not retry.
+    TERMINAL_FAILURE = "terminal_failure"
+    #: BOSS did not do it and says so (busy), or the request never reached it: safe to retry.
+    RETRYABLE = "retryable"
+    #: We cannot tell whether BOSS did it (timeout after sending, lost reply): never guessed.
+    UNKNOWN = "unknown"
+    #: (status query only) BOSS has no such transaction.
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    outcome: Outcome
+    provider_code: str
+    #: our documented code for a failure, e.g. BOSS_SUBSCRIBER_NOT_FOUND
+    reason_code: str = ""
+    boss_serial: str = ""
+    error: str = ""
+
+
+def backoff(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Delay before retry number `attempt` (1-based): exponential, capped, with full jitter (AWS style), so
+    many orders hitting a busy BOSS together do not retry in lock-step."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)

@@ -1,0 +1,57 @@
+"""The BillingService gRPC servicer."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+import grpc
+
+from billing_adapter import repository
+from billing_adapter.boss_client import BossClient
+from topup.billing.v1 import billing_pb2, billing_pb2_grpc
+from topup_platform import vocab
+from topup_platform.errors import InvalidArgument, NotFound, Unavailable
+from topup_platform.timeutil import to_timestamp, utcnow
+
+
+class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, boss: BossClient) -> None:
+        self.pool = pool
+        self.boss = boss
+
+    async def GetBalance(
+        self, request: billing_pb2.GetBalanceRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.Balance:
+        if request.account.type not in vocab.ACCOUNT_TYPE_NAMES or not request.account.id:
+            raise InvalidArgument("account is required")
+        try:
+            response = await self.boss.balance(vocab.ACCOUNT_TYPE_NAMES[request.account.type], request.account.id)
+        except Exception as err:
+            raise Unavailable("BOSS did not answer the balance query", code="BOSS_UNAVAILABLE") from err
+        body = response.json()
+        if body.get("result_code") == "2001":
+            raise NotFound("BOSS has no such subscriber", code="BOSS_SUBSCRIBER_NOT_FOUND")
+        if body.get("result_code") != "0000":
+            raise Unavailable("BOSS could not answer the balance query", code="BOSS_UNAVAILABLE")
+        return billing_pb2.Balance(account=request.account, balance_fen=int(body["balance_fen"]),
+                                   data_remaining_mb=int(body["data_mb"]), as_of=to_timestamp(utcnow()))
+
+    async def GetFulfilment(
+        self, request: billing_pb2.GetFulfilmentRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.Fulfilment:
+        try:
+            order_id = UUID(request.order_id)
+        except ValueError:
+            raise NotFound("no such fulfilment") from None
+        async with self.pool.acquire() as conn:
+            job = await repository.get_job(conn, order_id)
+            if job is None:
+                raise NotFound("no such fulfilment")
+            attempts = await repository.attempts_of(conn, order_id)
+        return billing_pb2.Fulfilment(
+            order_id=str(order_id), state=job["state"],
+            attempts=[billing_pb2.Attempt(number=a["number"], kind=a["kind"], outcome=a["outcome"],
+                                          provider_code=a["provider_code"], at=to_timestamp(a["at"]),
+                                          latency_ms=a["latency_ms"]) for a in attempts],
+        )

@@ -1,0 +1,38 @@
+"""Wiring of the billing-adapter process."""
+
+from __future__ import annotations
+
+from billing_adapter.boss_client import BossClient
+from billing_adapter.consumers import order_handlers
+from billing_adapter.grpc_api import BillingServicer
+from billing_adapter.settings import BillingSettings
+from billing_adapter.worker import FulfilmentWorker
+from topup.billing.v1 import billing_pb2, billing_pb2_grpc
+from topup_platform.consumer import EventConsumer
+from topup_platform.events import BILLING_TOPIC, ORDERS_TOPIC
+from topup_platform.grpc_server import GrpcServer
+from topup_platform.outbox import Outbox, OutboxRelay
+from topup_platform.runtime import ServiceRuntime
+
+
+async def main(settings: BillingSettings) -> int:
+    async with ServiceRuntime(settings, package="billing_adapter") as rt:
+        producer = await rt.start_kafka([ORDERS_TOPIC, BILLING_TOPIC])
+        outbox = Outbox(settings.service_name)
+        boss = BossClient(settings.boss_url, settings.boss_timeout_seconds)
+        worker = FulfilmentWorker(rt.pool, outbox, boss, settings)
+        try:
+            rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
+            rt.start_worker(worker, "fulfilment-scheduler")
+            rt.start_worker(
+                EventConsumer(name="billing-adapter", settings=settings, pool=rt.pool, producer=producer,
+                              topics=[ORDERS_TOPIC], handlers=order_handlers(worker), concurrency=64),
+                "order-events",
+            )
+            server = GrpcServer(port=settings.grpc_port)
+            server.add(billing_pb2_grpc.add_BillingServiceServicer_to_server, BillingServicer(rt.pool, boss),
+                       billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name)
+            await rt.serve(server)
+        finally:
+            await boss.close()
+    return rt.exit_code

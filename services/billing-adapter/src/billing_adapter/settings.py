@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from topup_platform.settings import PlatformSettings
+
+
+class BillingSettings(PlatformSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLING_")
+    service_name: ClassVar[str] = "billing-adapter"
+    db_schema: ClassVar[str] = "billing"
+
+    grpc_port: int = 50053
+    boss_url: str = "http://127.0.0.1:8090"
+    #: seconds before a BOSS write is declared "no answer" (its outcome is then unknown)
+    boss_timeout_seconds: float = 2.0
+    #: automatic retries after a retryable error ("busy"), on top of the first attempt (F9)
+    retries: int = 3
+    #: exponential backoff: base * 2^(n-1), capped, with full jitter
+    backoff_base_seconds: float = 0.2
+    backoff_cap_seconds: float = 5.0
+    #: status queries after an unknown outcome, before a person must decide
+    status_queries: int = 3
+    status_query_backoff_seconds: float = 0.5
+    #: a worker's claim on one order; another replica takes over when it lapses (e.g. after a crash)
+    lease_seconds: float = 30.0
+    #: how often the scheduler looks for due work another process left (retries, lapsed leases)
+    poll_seconds: float = 0.5

@@ -1,0 +1,70 @@
+"""The one place where BOSS's result codes and transport errors become our outcomes and reason codes
+(after Hyperswitch's `connectors/<name>/transformers.rs`)."""
+
+from __future__ import annotations
+
+import httpx
+
+from billing_adapter.domain.outcomes import Classified, Outcome
+
+# BOSS result code -> (outcome, our reason code)
+WRITE_CODES: dict[str, tuple[Outcome, str]] = {
+    "0000": (Outcome.SUCCESS, ""),
+    "1001": (Outcome.TERMINAL_FAILURE, "BOSS_BAD_REQUEST"),
+    "2001": (Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_NOT_FOUND"),
+    "2002": (Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_SUSPENDED"),
+    "2003": (Outcome.TERMINAL_FAILURE, "BOSS_PACK_UNKNOWN"),
+    "3005": (Outcome.TERMINAL_FAILURE, "BOSS_DUPLICATE_MISMATCH"),
+    "5001": (Outcome.RETRYABLE, "BOSS_BUSY"),
+}
+
+
+def classify_write(response: httpx.Response) -> Classified:
+    code = _code(response)
+    if code in WRITE_CODES:
+        outcome, reason = WRITE_CODES[code]
+        return Classified(outcome, code, reason, boss_serial=str(_transaction(response).get("boss_serial", "")))
+    if response.status_code in (502, 503, 504) and not code:
+        # A proxy in front of BOSS answered: the request was not processed.
+        return Classified(Outcome.RETRYABLE, str(response.status_code), "BOSS_BUSY")
+    # An error BOSS does not document: we cannot know what it did.
+    return Classified(Outcome.UNKNOWN, code or str(response.status_code), "BOSS_UNEXPECTED_REPLY")
+
+
+def classify_query(response: httpx.Response) -> Classified:
+    """The reply to a status query by transaction id."""
+    code = _code(response)
+    if code == "0000":
+        txn = _transaction(response)
+        if txn.get("status") == "SUCCESS":
+            return Classified(Outcome.SUCCESS, code, boss_serial=str(txn.get("boss_serial", "")))
+        failed_code = str(txn.get("result_code", ""))
+        _, reason = WRITE_CODES.get(failed_code, (Outcome.TERMINAL_FAILURE, "BOSS_FAILED"))
+        return Classified(Outcome.TERMINAL_FAILURE, failed_code, reason or "BOSS_FAILED")
+    if code == "3004":
+        return Classified(Outcome.NOT_FOUND, code)
+    return Classified(Outcome.UNKNOWN, code or str(response.status_code), "BOSS_UNEXPECTED_REPLY")
+
+
+def classify_transport_error(error: httpx.HTTPError) -> Classified:
+    """A request that never reached BOSS is retryable; one that may have reached it is unknown."""
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Classified(Outcome.RETRYABLE, "", "BOSS_UNREACHABLE", error=type(error).__name__)
+    return Classified(Outcome.UNKNOWN, "", "BOSS_NO_ANSWER", error=type(error).__name__)
+
+
+def _code(response: httpx.Response) -> str:
+    return str(_body(response).get("result_code", ""))
+
+
+def _body(response: httpx.Response) -> dict[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _transaction(response: httpx.Response) -> dict[str, object]:
+    txn = _body(response).get("transaction")
+    return txn if isinstance(txn, dict) else {}
