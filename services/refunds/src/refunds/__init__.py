@@ -1,0 +1,1 @@
+"""Refunds to the original payment path (资金原路返回) and the manual review desk (人工复核)."""

@@ -1,0 +1,1 @@
+"""Payment-provider simulator: refund APIs per payment method (never imported by services)."""
