@@ -1,0 +1,152 @@
+"""Sync and async clients. Each attempt is signed afresh (new timestamp and nonce); a retry of a create
+sends the same body with the same channel_order_id, so the gateway answers it with the same order."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from topup_client.signing import signed_headers
+
+RETRYABLE_STATUS = {429, 502, 503, 504}
+
+
+class ApiError(Exception):
+    """The gateway answered with an error: `code` is from its documented catalogue."""
+
+    def __init__(self, status: int, code: str, message: str, request_id: str, body: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.body = body
+
+
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, ApiError):
+        return error.status in RETRYABLE_STATUS
+    return isinstance(error, httpx.TransportError)
+
+
+def recharge_body(*, channel_order_id: str, account_id: str, sku: str, payment_method: str, transaction_id: str,
+                  paid_fen: int, account_type: str = "mobile", notify_url: str | None = None,
+                  payer_account: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "channel_order_id": channel_order_id,
+        "account": {"type": account_type, "id": account_id},
+        "sku": sku,
+        "payment": {"method": payment_method, "transaction_id": transaction_id, "paid_fen": paid_fen},
+    }
+    if payer_account:
+        body["payment"]["payer_account"] = payer_account
+    if notify_url:
+        body["notify_url"] = notify_url
+    return body
+
+
+class _Base:
+    def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.channel_id = channel_id
+        self.secret = secret
+        self.retries = retries
+        self.last_response: httpx.Response | None = None
+
+    def _request(self, method: str, path: str, query: dict[str, str] | None, body: Any,
+                 headers: dict[str, str] | None) -> httpx.Request:
+        path_with_query = path + ("?" + urlencode(query) if query else "")
+        content = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        h = {"Content-Type": "application/json", **(headers or {}),
+             **signed_headers(self.channel_id, self.secret, method, path_with_query, content)}
+        return httpx.Request(method, self.base_url + path_with_query, content=content, headers=h)
+
+    def _result(self, response: httpx.Response) -> Any:
+        self.last_response = response
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.is_success:
+            return payload
+        p = payload if isinstance(payload, dict) else {}
+        raise ApiError(response.status_code, p.get("code", "HTTP_ERROR"), p.get("message", response.text[:200]),
+                       p.get("request_id", ""), payload)
+
+    def _policy(self) -> dict[str, Any]:
+        return {"stop": stop_after_attempt(self.retries + 1), "wait": wait_exponential_jitter(0.2, 5),
+                "retry": retry_if_exception(_retryable), "reraise": True}
+
+
+class TopupClient(_Base):
+    def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(base_url, channel_id, secret, retries=retries)
+        self.http = httpx.Client(timeout=timeout, transport=transport)
+
+    def __enter__(self) -> TopupClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: Any = None,
+                headers: dict[str, str] | None = None) -> Any:
+        for attempt in Retrying(**self._policy()):
+            with attempt:
+                return self._result(self.http.send(self._request(method, path, query, body, headers)))
+        raise AssertionError("unreachable")
+
+    def create_recharge(self, **fields: Any) -> Any:
+        return self.request("POST", "/v1/recharges", body=recharge_body(**fields))
+
+    def get_recharge(self, order_id: str) -> Any:
+        return self.request("GET", f"/v1/recharges/{order_id}")
+
+    def find_recharge(self, channel_order_id: str) -> Any:
+        return self.request("GET", "/v1/recharges", query={"channel_order_id": channel_order_id})
+
+    def products(self, account_id: str, account_type: str = "mobile") -> Any:
+        return self.request("GET", "/v1/products", query={"account": account_id, "account_type": account_type})
+
+
+class AsyncTopupClient(_Base):
+    def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3, timeout: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, channel_id, secret, retries=retries)
+        self.http = httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    async def __aenter__(self) -> AsyncTopupClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: Any = None,
+                      headers: dict[str, str] | None = None) -> Any:
+        async for attempt in AsyncRetrying(**self._policy()):
+            with attempt:
+                return self._result(await self.http.send(self._request(method, path, query, body, headers)))
+        raise AssertionError("unreachable")
+
+    async def create_recharge(self, **fields: Any) -> Any:
+        return await self.request("POST", "/v1/recharges", body=recharge_body(**fields))
+
+    async def get_recharge(self, order_id: str) -> Any:
+        return await self.request("GET", f"/v1/recharges/{order_id}")
+
+    async def find_recharge(self, channel_order_id: str) -> Any:
+        return await self.request("GET", "/v1/recharges", query={"channel_order_id": channel_order_id})
+
+    async def products(self, account_id: str, account_type: str = "mobile") -> Any:
+        return await self.request("GET", "/v1/products", query={"account": account_id, "account_type": account_type})

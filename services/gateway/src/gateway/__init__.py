@@ -1,0 +1,1 @@
+"""The API gateway (FastAPI): the one signed JSON API every channel calls."""

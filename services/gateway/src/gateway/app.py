@@ -1,0 +1,130 @@
+"""The gateway application: FastAPI, its lifespan and its error model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.channels import ChannelRegistry, SecretBox
+from gateway.errors import CATALOGUE, ApiError, message
+from gateway.middleware import RequestContextMiddleware
+from gateway.nonces import NonceStore
+from gateway.routes import health, products, recharges
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream
+from topup_platform.db import create_pool
+from topup_platform.logging import get_logger
+from topup_platform.runtime import Worker, open_pool
+
+log = get_logger(__name__)
+
+DESCRIPTION = """
+The one signed JSON API every channel (Alipay, WeChat Pay, UnionPay, JD, Taobao, the official app,
+enterprises) calls to top up China Unicom mobile numbers and broadband accounts.
+
+**Signing.** Every request carries `X-Channel-Id`, `X-Timestamp` (unix seconds, within 300 s of our clock),
+`X-Nonce` (16-64 characters, never reused) and `X-Signature`:
+`base64(HMAC-SHA256(secret, METHOD + "\\n" + PATH_WITH_QUERY + "\\n" + TIMESTAMP + "\\n" + NONCE + "\\n" +
+hex(sha256(body))))`.
+
+**Money** is integer fen (分). **Errors** are `{"code", "message", "request_id"}`; messages are Chinese by
+default and English with `Accept-Language: en`.
+"""
+
+
+def error_response(request: Request, err: ApiError) -> ORJSONResponse:
+    body: dict[str, object] = {
+        "code": err.spec.code,
+        "message": message(err.spec, request.headers.get("accept-language")),
+        "request_id": request.scope.get("state", {}).get("request_id", ""),
+    }
+    if err.detail or err.details:
+        body["details"] = {**({"reason": err.detail} if err.detail else {}), **err.details}
+    return ORJSONResponse(body, status_code=err.spec.http_status, headers=err.headers or None)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.is_dev:
+            settings.check_production()
+        pool = await open_pool(settings, "gateway")
+        nonce_pool = await create_pool(
+            settings.database_url.get_secret_value(), schema=settings.db_schema,
+            application_name=f"{settings.service_name}-nonces", min_size=1, max_size=settings.db_pool_max,
+            server_settings={"synchronous_commit": "off"},
+        )
+        registry = ChannelRegistry(pool, SecretBox(settings.master_key.get_secret_value()),
+                                   settings.channel_refresh_seconds)
+        if settings.is_dev:
+            await registry.ensure_channel(settings.demo_channel_id, "Demo channel", "k1",
+                                          settings.demo_channel_secret.get_secret_value())
+        await registry.reload()
+        nonces = NonceStore(nonce_pool, settings.timestamp_window_seconds)
+        upstream = Upstream(settings)
+        app.state.settings = settings
+        app.state.pool = pool
+        app.state.channels = registry
+        app.state.nonces = nonces
+        app.state.upstream = upstream
+        workers: list[Worker] = [registry, nonces]
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        log.info("gateway ready", port=settings.port)
+        try:
+            yield
+        finally:
+            for w in workers:
+                await w.stop()
+            await asyncio.wait(tasks, timeout=2)
+            await upstream.close()
+            await nonce_pool.close()
+            await pool.close()
+
+    app = FastAPI(
+        title="Unicom online recharge — channel API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> ORJSONResponse:
+        if err.spec.http_status >= 500:
+            log.warning("request failed upstream", code=err.spec.code, detail=err.detail)
+        return error_response(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> ORJSONResponse:
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in err.errors()]
+        return error_response(request, ApiError("INVALID_REQUEST", details={"fields": fields}))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> ORJSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(err.status_code,
+                                                                                        "INVALID_REQUEST")
+        return error_response(request, ApiError(code))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> ORJSONResponse:
+        log.exception("unhandled error")
+        return error_response(request, ApiError("INTERNAL_ERROR"))
+
+    app.include_router(recharges.router)
+    app.include_router(products.router)
+    app.include_router(health.router)
+    _document_errors(app)
+    return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Put the error catalogue into the OpenAPI document's description."""
+    rows = "\n".join(f"| `{s.code}` | {s.http_status} | {s.en} | {s.zh} |" for s in CATALOGUE.values())
+    app.description += "\n\n**Error codes**\n\n| code | HTTP | meaning | 含义 |\n|---|---|---|---|\n" + rows + "\n"

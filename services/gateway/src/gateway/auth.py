@@ -1,0 +1,82 @@
+"""Channel authentication: the signature scheme of the contract (DESIGN.md section 5).
+
+Checks, in order: the four headers are present and well-formed → the channel exists → the timestamp is
+within the window → the body is not too large → the signature verifies with one of the channel's active
+keys → the channel is enabled → the nonce was never seen. The nonce is recorded only for a request whose
+signature verified, so nobody can burn a channel's nonces without its key.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from gateway.channels import Channel, ChannelRegistry
+from gateway.errors import ApiError
+from gateway.nonces import NonceStore
+from topup_client.signing import verify
+
+NONCE_RE = re.compile(r"^[\x21-\x7e]{16,64}$")
+CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) more than `limit` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError("PAYLOAD_TOO_LARGE", f"at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("PAYLOAD_TOO_LARGE", f"at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def path_with_query(request: Request) -> str:
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    return raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+
+
+async def authenticate(
+    request: Request,
+    x_channel_id: Annotated[str | None, Header(description="The channel's id")] = None,
+    x_timestamp: Annotated[str | None, Header(description="Unix seconds; within 300 s of the server's clock")] = None,
+    x_nonce: Annotated[str | None, Header(description="16-64 visible characters, never reused in the window")] = None,
+    x_signature: Annotated[str | None, Header(
+        description='base64(HMAC-SHA256(secret, METHOD "\\n" PATH_WITH_QUERY "\\n" TIMESTAMP "\\n" NONCE "\\n" '
+                    "hex(sha256(body))))")] = None,
+) -> Channel:
+    state = request.app.state
+    registry: ChannelRegistry = state.channels
+    nonces: NonceStore = state.nonces
+    if not (x_channel_id and x_timestamp and x_nonce and x_signature):
+        raise ApiError("AUTH_HEADERS_MISSING")
+    if not CHANNEL_RE.match(x_channel_id) or not x_timestamp.isdigit() or len(x_timestamp) > 12:
+        raise ApiError("AUTH_HEADERS_MISSING", "malformed X-Channel-Id or X-Timestamp")
+    if not NONCE_RE.match(x_nonce):
+        raise ApiError("AUTH_NONCE_INVALID")
+    channel = await registry.get(x_channel_id)
+    if channel is None:
+        raise ApiError("AUTH_CHANNEL_UNKNOWN")
+    if abs(time.time() - int(x_timestamp)) > state.settings.timestamp_window_seconds:
+        raise ApiError("AUTH_TIMESTAMP_EXPIRED")
+    body = await read_body(request, state.settings.max_body_bytes)
+    request.state.raw_body = body
+    target = path_with_query(request)
+    if not any(verify(secret, x_signature, request.method, target, x_timestamp, x_nonce, body)
+               for secret in channel.hmac_secrets):
+        raise ApiError("AUTH_SIGNATURE_INVALID")
+    if not channel.enabled:
+        raise ApiError("CHANNEL_DISABLED")
+    if not await nonces.claim(channel.channel_id, x_nonce):
+        raise ApiError("AUTH_NONCE_REPLAYED")
+    return channel
+
+
+AuthenticatedChannel = Annotated[Channel, Depends(authenticate)]

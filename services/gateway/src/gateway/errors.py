@@ -1,0 +1,96 @@
+"""The error catalogue: every code a channel can see, its HTTP status and its meaning, in Chinese (the
+default) and English (`Accept-Language: en`). The README's table and the OpenAPI document are generated
+from this one list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import grpc
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    code: str
+    http_status: int
+    zh: str
+    en: str
+
+
+_SPECS = [
+    # --- authentication (the signature scheme of DESIGN.md section 5)
+    ErrorSpec("AUTH_HEADERS_MISSING", 401, "缺少或格式错误的签名请求头(X-Channel-Id、X-Timestamp、X-Nonce、X-Signature)",
+              "A signature header (X-Channel-Id, X-Timestamp, X-Nonce, X-Signature) is missing or malformed"),
+    ErrorSpec("AUTH_CHANNEL_UNKNOWN", 401, "渠道不存在", "Unknown channel"),
+    ErrorSpec("AUTH_TIMESTAMP_EXPIRED", 401, "请求时间戳与服务器时间相差超过 300 秒",
+              "X-Timestamp is more than 300 seconds away from the server's clock"),
+    ErrorSpec("AUTH_NONCE_INVALID", 401, "X-Nonce 须为 16 至 64 个可见字符", "X-Nonce must be 16 to 64 visible characters"),
+    ErrorSpec("AUTH_NONCE_REPLAYED", 401, "该 X-Nonce 已被使用", "This X-Nonce was already used"),
+    ErrorSpec("AUTH_SIGNATURE_INVALID", 401, "签名校验失败", "The signature does not verify"),
+    ErrorSpec("CHANNEL_DISABLED", 403, "渠道已停用", "This channel is disabled"),
+    # --- the request
+    ErrorSpec("INVALID_REQUEST", 400, "请求格式或参数错误", "The request is malformed or a field is invalid"),
+    ErrorSpec("PAYLOAD_TOO_LARGE", 413, "请求体过大", "The request body is too large"),
+    ErrorSpec("UNSUPPORTED_MEDIA_TYPE", 415, "请求体须为 application/json", "The request body must be application/json"),
+    ErrorSpec("NOT_FOUND", 404, "资源不存在", "No such resource"),
+    ErrorSpec("METHOD_NOT_ALLOWED", 405, "不支持该请求方法", "Method not allowed"),
+    # --- accounts, catalog, pricing
+    ErrorSpec("ACCOUNT_INVALID", 400, "充值账号格式错误", "The account id does not have the format of its account type"),
+    ErrorSpec("ACCOUNT_NOT_SERVED", 422, "该号码不是中国联通用户(或已携号转网),无法充值",
+              "We do not serve this account (not a China Unicom number, or ported to another carrier)"),
+    ErrorSpec("SKU_UNKNOWN", 422, "商品不存在", "No product has this SKU"),
+    ErrorSpec("SKU_NOT_AVAILABLE", 422, "该渠道不能向此账号销售该商品", "This channel may not sell this SKU to this account"),
+    ErrorSpec("PRICE_MISMATCH", 422, "支付金额与该渠道当前售价不符", "paid_fen differs from this channel's current price"),
+    # --- orders
+    ErrorSpec("IDEMPOTENCY_CONFLICT", 409, "该渠道订单号已用于内容不同的请求",
+              "This channel_order_id was already used with a different request"),
+    ErrorSpec("ORDER_NOT_FOUND", 404, "订单不存在", "No such order"),
+    ErrorSpec("ILLEGAL_TRANSITION", 409, "订单当前状态不允许该操作", "The order's status does not allow this"),
+    # --- risk
+    ErrorSpec("RISK_CHALLENGE_REQUIRED", 403, "需要加强验证(短信验证码、支付密码)后重试",
+              "Step up verification (SMS code, payment password) and try again"),
+    # --- availability
+    ErrorSpec("RATE_LIMITED", 429, "请求过于频繁,请稍后重试", "Too many requests; retry later"),
+    ErrorSpec("SERVICE_UNAVAILABLE", 503, "服务暂时不可用,请使用相同渠道订单号重试",
+              "Temporarily unavailable; retry with the same channel_order_id"),
+    ErrorSpec("UPSTREAM_TIMEOUT", 503, "处理超时,结果未知,请使用相同渠道订单号重试或查询",
+              "Timed out; the outcome is unknown: retry with the same channel_order_id, or query it"),
+    ErrorSpec("INTERNAL_ERROR", 500, "系统内部错误", "Internal error"),
+]
+
+CATALOGUE: dict[str, ErrorSpec] = {s.code: s for s in _SPECS}
+
+_BY_GRPC_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: "INVALID_REQUEST",
+    grpc.StatusCode.NOT_FOUND: "NOT_FOUND",
+    grpc.StatusCode.ALREADY_EXISTS: "IDEMPOTENCY_CONFLICT",
+    grpc.StatusCode.FAILED_PRECONDITION: "INVALID_REQUEST",
+    grpc.StatusCode.UNAVAILABLE: "SERVICE_UNAVAILABLE",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "UPSTREAM_TIMEOUT",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    """An error a channel gets, as `{code, message, request_id}` with the catalogue's HTTP status."""
+
+    def __init__(self, code: str, detail: str = "", *, details: Mapping[str, object] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        assert code in CATALOGUE, f"undocumented error code {code}"
+        super().__init__(f"{code}: {detail}")
+        self.spec = CATALOGUE[code]
+        self.detail = detail
+        self.details = dict(details or {})
+        self.headers = headers or {}
+
+
+def code_for_remote(status: grpc.StatusCode, code: str) -> str:
+    """The catalogue code for a failed gRPC call: the callee's own code when documented."""
+    if code in CATALOGUE:
+        return code
+    return _BY_GRPC_STATUS.get(status, "INTERNAL_ERROR")
+
+
+def message(spec: ErrorSpec, accept_language: str | None) -> str:
+    return spec.en if accept_language and accept_language.lower().lstrip().startswith("en") else spec.zh

@@ -1,0 +1,68 @@
+"""One pure-ASGI middleware for every request: a request id (echoed as X-Request-Id and bound into every
+log line), a SERVER span continuing the caller's trace, and the per-route metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from topup_platform.ids import new_id_str
+from topup_platform.metrics import LATENCY_BUCKETS
+
+REQUESTS = Counter("topup_http_requests_total", "HTTP requests by route, method and status",
+                   ["route", "method", "status"])
+LATENCY = Histogram("topup_http_request_seconds", "HTTP request latency by route", ["route", "method"],
+                    buckets=LATENCY_BUCKETS)
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{8,64}$")
+tracer = trace.get_tracer("gateway")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_id_str()
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        token = otel_context.attach(propagate.extract(headers))
+        try:
+            with tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=trace.SpanKind.SERVER,
+                                              attributes={"http.request.method": scope["method"],
+                                                          "url.path": scope["path"],
+                                                          "topup.request_id": request_id}) as span:
+                await self.app(scope, receive, send_wrapper)
+                span.set_attribute("http.response.status_code", status)
+        finally:
+            otel_context.detach(token)
+            route = _route_template(scope)
+            REQUESTS.labels(route, scope["method"], str(status)).inc()
+            LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"

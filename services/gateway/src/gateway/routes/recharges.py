@@ -1,0 +1,114 @@
+"""POST /v1/recharges, GET /v1/recharges/{order_id}, GET /v1/recharges?channel_order_id=…
+
+The synchronous path is: signature and nonce → risk decision (gRPC) → order creation (gRPC), nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
+
+from gateway import render
+from gateway.auth import AuthenticatedChannel
+from gateway.errors import ApiError
+from gateway.schemas import ErrorOut, OrderOut, RechargeIn
+from gateway.upstream import Upstream, call
+from topup.common.v1 import common_pb2
+from topup.orders.v1 import orders_pb2
+from topup.risk.v1 import risk_pb2
+from topup_platform import vocab
+from topup_platform.timeutil import to_timestamp, utcnow
+
+router = APIRouter(tags=["recharges"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+
+
+def parse_body(model: type[RechargeIn], raw: bytes) -> RechargeIn:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as err:
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in err.errors()]
+        raise ApiError("INVALID_REQUEST", "the body does not match the schema", details={"fields": fields}) from None
+
+
+def _openapi_body(model: type[RechargeIn]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+@router.post(
+    "/v1/recharges",
+    status_code=201,
+    response_model=OrderOut,
+    responses={200: {"model": OrderOut, "description": "The same request again: the stored response"}, **_ERRORS},
+    openapi_extra=_openapi_body(RechargeIn),
+    summary="Create a recharge order (idempotent on channel_order_id)",
+)
+async def create_recharge(request: Request, channel: AuthenticatedChannel) -> ORJSONResponse:
+    body = parse_body(RechargeIn, request.state.raw_body)
+    structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
+    upstream: Upstream = request.app.state.upstream
+    settings = request.app.state.settings
+    account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
+    payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],
+                                 transaction_id=body.payment.transaction_id, paid_fen=body.payment.paid_fen,
+                                 payer_account=body.payment.payer_account or "")
+    ctx = body.risk_context
+    decision: risk_pb2.Decision = await call(upstream.risk.Evaluate(
+        risk_pb2.EvaluateRequest(
+            idempotency_key=f"{channel.channel_id}:{body.channel_order_id}", channel_id=channel.channel_id,
+            account=account, sku=body.sku, amount_fen=body.payment.paid_fen, payment=payment,
+            device_id=(ctx.device_id if ctx else None) or "", ip=(ctx.ip if ctx else None) or "",
+            user_id=(ctx.user_id if ctx else None) or "", occurred_at=to_timestamp(utcnow()), action="recharge",
+        ),
+        timeout=settings.risk_timeout_seconds,
+    ))
+    if decision.outcome == risk_pb2.OUTCOME_CHALLENGE:
+        raise ApiError("RISK_CHALLENGE_REQUIRED", details={"decision_id": decision.decision_id})
+    created: orders_pb2.CreateRechargeResponse = await call(upstream.orders.CreateRecharge(
+        orders_pb2.CreateRechargeRequest(
+            channel_id=channel.channel_id, channel_order_id=body.channel_order_id, account=account, sku=body.sku,
+            payment=payment, notify_url=body.notify_url or "", risk_decision=decision,
+        ),
+        timeout=settings.orders_timeout_seconds,
+    ))
+    structlog.contextvars.bind_contextvars(order_id=created.order.order_id)
+    return ORJSONResponse(render.order(created.order), status_code=200 if created.replayed else 201,
+                          headers={"Idempotent-Replayed": "true"} if created.replayed else None)
+
+
+@router.get("/v1/recharges/{order_id}", response_model=OrderOut, responses=_ERRORS, summary="One order")
+async def get_recharge(
+    order_id: str, request: Request, channel: AuthenticatedChannel,
+    include_history: Annotated[bool, Query(description="Add the order's status history")] = False,
+) -> ORJSONResponse:
+    upstream: Upstream = request.app.state.upstream
+    order = await call(upstream.orders.GetOrder(
+        orders_pb2.GetOrderRequest(order_id=order_id, channel_id=channel.channel_id, include_history=include_history),
+        timeout=request.app.state.settings.orders_timeout_seconds,
+    ))
+    return ORJSONResponse(render.order(order, with_history=include_history))
+
+
+@router.get("/v1/recharges", response_model=OrderOut, responses=_ERRORS, summary="One order by your channel_order_id")
+async def find_recharge(
+    request: Request, channel: AuthenticatedChannel,
+    channel_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    include_history: Annotated[bool, Query(description="Add the order's status history")] = False,
+) -> ORJSONResponse:
+    if not channel_order_id:
+        raise ApiError("INVALID_REQUEST", "channel_order_id is required")
+    upstream: Upstream = request.app.state.upstream
+    order = await call(upstream.orders.GetOrderByChannelOrderId(
+        orders_pb2.GetOrderByChannelOrderIdRequest(channel_id=channel.channel_id, channel_order_id=channel_order_id,
+                                                   include_history=include_history),
+        timeout=request.app.state.settings.orders_timeout_seconds,
+    ))
+    return ORJSONResponse(render.order(order, with_history=include_history))

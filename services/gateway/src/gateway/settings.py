@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import base64
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from topup_platform.settings import PlatformSettings
+
+#: 32 bytes, base64: development only. Production refuses to start with it.
+DEV_MASTER_KEY = base64.b64encode(b"dev-only-master-key-not-secret!!").decode()
+
+
+class GatewaySettings(PlatformSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+    service_name: ClassVar[str] = "gateway"
+    db_schema: ClassVar[str] = "gateway"
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    risk_target: str = "127.0.0.1:50051"
+    orders_target: str = "127.0.0.1:50052"
+    billing_target: str = "127.0.0.1:50053"
+    refunds_target: str = "127.0.0.1:50054"
+    #: deadlines of the synchronous path (seconds)
+    risk_timeout_seconds: float = 1.0
+    orders_timeout_seconds: float = 3.0
+    #: the signature window of the contract: |server time - X-Timestamp| <= this
+    timestamp_window_seconds: int = 300
+    #: AES-256-GCM key (base64 of 32 bytes) that encrypts channel secrets at rest
+    master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
+    #: request bodies larger than this are refused with 413
+    max_body_bytes: int = 64 * 1024
+    #: how often the channel registry is reloaded from the database (seconds)
+    channel_refresh_seconds: float = 5.0
+    #: dev only: the demo channel of DESIGN.md section 5
+    demo_channel_id: str = "demo"
+    demo_channel_secret: SecretStr = Field(
+        SecretStr("demo-secret"), validation_alias=AliasChoices("TOPUP_DEMO_CHANNEL_SECRET")
+    )
+
+    def check_production(self) -> None:
+        self.require_real_secret("GATEWAY_MASTER_KEY", self.master_key, DEV_MASTER_KEY)
