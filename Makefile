@@ -1,0 +1,57 @@
+# The CI contract. On a fresh machine with Python 3.11 or 3.12, `make run` and `make test` do all set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+
+.PHONY: help install run test test-unit test-integration test-e2e lint protos protos-check bench clean
+
+help:
+	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
+	@echo "make test     lint, proto freshness, unit + integration + e2e tests"
+	@echo "make bench    intake capacity and latency benchmarks (not part of make test)"
+	@echo "make protos   regenerate libs/topup-protos from protos/"
+	@echo "make lint     ruff and mypy"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+install: $(UV)
+	$(UV) sync --frozen --all-packages
+
+run: install
+	$(UV) run --frozen --no-sync topup-dev run
+
+protos: install
+	$(UV) run --frozen --no-sync python tools/gen_protos.py
+
+protos-check: install
+	$(UV) run --frozen --no-sync python tools/gen_protos.py --check
+
+lint: install
+	$(UV) run --frozen --no-sync ruff check .
+	$(UV) run --frozen --no-sync mypy libs/topup-platform/src libs/topup-client/src libs/topup-devstack/src \
+		services/gateway/src services/orders/src services/risk/src services/billing-adapter/src \
+		services/refunds/src simulators/boss/src simulators/payments/src
+
+test: lint protos-check
+	$(UV) run --frozen --no-sync pytest
+
+test-unit: install
+	$(UV) run --frozen --no-sync pytest services libs simulators
+
+test-integration: install
+	$(UV) run --frozen --no-sync pytest tests/integration
+
+test-e2e: install
+	$(UV) run --frozen --no-sync pytest tests/e2e
+
+bench: install
+	$(UV) run --frozen --no-sync python -m bench
+
+clean:
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

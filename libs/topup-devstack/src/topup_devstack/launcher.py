@@ -1,0 +1,225 @@
+"""`topup-dev run` (what `make run` calls): the whole platform on this machine, under one supervisor.
+
+1. PostgreSQL and Kafka: the ones `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` name, or embedded ones
+   (pgserver, Tansu) started here;
+2. every service and simulator as its own process under honcho, one prefixed log stream; each applies its
+   own schema migrations at start, and the gateway and orders seed the demo channel (dev only);
+3. waits until everything answers its health check, then prints the gateway URL and an example.
+
+Ctrl-C (or SIGTERM) stops every process, then the broker and the database: nothing is left listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, free_port, port_open
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+@dataclass
+class Ports:
+    gateway: int = 8080
+    boss: int = 8090
+    payments: int = 8091
+    risk: int = 50051
+    orders: int = 50052
+    billing: int = 50053
+    refunds: int = 50054
+    kafka: int = 9092
+    metrics_base: int = 9101
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(gateway=base, boss=base + 1, payments=base + 2, risk=base + 3, orders=base + 4,
+                   billing=base + 5, refunds=base + 6, kafka=base + 7, metrics_base=base + 10)
+
+    def all(self) -> list[int]:
+        return [self.gateway, self.boss, self.payments, self.risk, self.orders, self.billing, self.refunds,
+                self.kafka, *range(self.metrics_base, self.metrics_base + 5)]
+
+
+def free_port_base(span: int = 20) -> int:
+    """A base port with `span` free ports after it."""
+    for _ in range(100):
+        base = free_port()
+        if base + span < 65000 and not any(port_open(p) for p in range(base, base + span)):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+def process_env(ports: Ports, database_url: str, bootstrap: str, extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "TOPUP_ENV": os.environ.get("TOPUP_ENV", "dev"),
+        "TOPUP_MIGRATE_ON_START": "1",
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
+        "GATEWAY_PORT": str(ports.gateway),
+        "GATEWAY_RISK_TARGET": f"127.0.0.1:{ports.risk}",
+        "GATEWAY_ORDERS_TARGET": f"127.0.0.1:{ports.orders}",
+        "GATEWAY_BILLING_TARGET": f"127.0.0.1:{ports.billing}",
+        "GATEWAY_REFUNDS_TARGET": f"127.0.0.1:{ports.refunds}",
+        "RISK_GRPC_PORT": str(ports.risk),
+        "ORDERS_GRPC_PORT": str(ports.orders),
+        "BILLING_GRPC_PORT": str(ports.billing),
+        "REFUNDS_GRPC_PORT": str(ports.refunds),
+        "BILLING_BOSS_URL": f"http://127.0.0.1:{ports.boss}",
+        "REFUNDS_PAYMENTS_URL": f"http://127.0.0.1:{ports.payments}",
+        "BOSS_SIM_PORT": str(ports.boss),
+        "BOSS_SIM_LATENCY_MS": os.environ.get("BOSS_SIM_LATENCY_MS", "20"),
+        "PAYMENTS_SIM_PORT": str(ports.payments),
+        "RISK_METRICS_PORT": str(ports.metrics_base),
+        "ORDERS_METRICS_PORT": str(ports.metrics_base + 1),
+        "BILLING_METRICS_PORT": str(ports.metrics_base + 2),
+        "REFUNDS_METRICS_PORT": str(ports.metrics_base + 3),
+    }
+    env.update(extra)
+    return env
+
+
+#: name -> python module; the simulators start first, the gateway last
+PROCESSES = [
+    ("boss-sim", "boss_sim"),
+    ("payments-sim", "payments_sim"),
+    ("risk", "risk"),
+    ("orders", "orders"),
+    ("billing-adapter", "billing_adapter"),
+    ("refunds", "refunds"),
+    ("gateway", "gateway"),
+]
+
+
+def wait_ready(ports: Ports, timeout: float) -> dict[str, str]:
+    """Poll until the gateway is ready (it checks the database, risk and orders) and the rest answer."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    pending = {"gateway", "boss-sim", "payments-sim", "billing-adapter", "refunds"}
+    with httpx.Client(timeout=2) as http:
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                try:
+                    if name == "gateway":
+                        ok = http.get(f"http://127.0.0.1:{ports.gateway}/readyz").status_code == 200
+                    elif name in ("boss-sim", "payments-sim"):
+                        port = ports.boss if name == "boss-sim" else ports.payments
+                        ok = http.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                    else:
+                        port = ports.billing if name == "billing-adapter" else ports.refunds
+                        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                                              timeout=1)
+                        ok = reply.status == health_pb2.HealthCheckResponse.SERVING
+                except Exception:
+                    ok = False
+                if ok:
+                    pending.discard(name)
+            if pending:
+                time.sleep(0.2)
+    if pending:
+        raise TimeoutError(f"not ready within {timeout:.0f} s: {', '.join(sorted(pending))}")
+    return {"gateway": f"http://127.0.0.1:{ports.gateway}"}
+
+
+def banner(ports: Ports) -> str:
+    url = f"http://127.0.0.1:{ports.gateway}"
+    secret_hint = "" if "TOPUP_DEMO_CHANNEL_SECRET" not in os.environ else " (secret from TOPUP_DEMO_CHANNEL_SECRET)"
+    return f"""
+================================================================================
+ Unicom top-up platform is up.   Gateway: {url}   (OpenAPI: {url}/docs)
+ Demo channel: demo / demo-secret{secret_hint}
+
+ Try a signed recharge (the `topup` CLI signs for you):
+   TOPUP_URL={url} uv run topup recharge 18612345678 CREDIT_50 --wait
+ Or print a ready-to-run signed curl command:
+   TOPUP_URL={url} uv run topup curl GET '/v1/products?account=18612345678'
+
+ Sandbox numbers 18600000001..06 force BOSS outcomes (see README). Ctrl-C stops everything.
+================================================================================
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="topup-dev", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the whole platform")
+    run.add_argument("--port-base", type=int, default=None,
+                     help="put every port at base+offset (default: the standard ports); 0 picks a free range")
+    run.add_argument("--data-dir", type=Path, default=None, help="where the embedded database lives")
+    run.add_argument("--keep-data", action="store_true",
+                     help="keep the embedded database between runs (the embedded broker never keeps anything)")
+    run.add_argument("--ready-file", type=Path, default=None, help="write the ports here as JSON once ready")
+    run.add_argument("--ready-timeout", type=float, default=120.0)
+    run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra environment for every process")
+    args = parser.parse_args(argv)
+
+    ports = Ports() if args.port_base is None else Ports.from_base(args.port_base or free_port_base())
+    data_dir = args.data_dir or ROOT / ".run" / "pgdata"
+    extra = dict(item.split("=", 1) for item in args.env)
+    busy = [p for p in ports.all() if port_open(p)]
+    if busy:
+        sys.stderr.write(f"ports already in use: {busy} (is the platform already running? try --port-base 0)\n")
+        return 2
+
+    postgres = kafka = None
+    try:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = EmbeddedPostgres(data_dir, fresh=not args.keep_data)
+            database_url = postgres.start()
+            print(f"embedded PostgreSQL: {database_url}", flush=True)  # noqa: T201
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            kafka = EmbeddedKafka(ports.kafka, Path(tempfile.gettempdir()) / f"tansu-{ports.kafka}.log")
+            bootstrap = kafka.start()
+            print(f"embedded Kafka (Tansu): {bootstrap}", flush=True)  # noqa: T201
+
+        env = process_env(ports, database_url, bootstrap, extra)
+        manager = Manager(Printer(sys.stdout))
+        for name, module in PROCESSES:
+            manager.add_process(name, f"{sys.executable} -m {module}", env=env, cwd=str(ROOT))
+
+        def announce() -> None:
+            try:
+                wait_ready(ports, args.ready_timeout)
+            except TimeoutError as err:
+                print(f"\n{err}; stopping.\n", flush=True)  # noqa: T201
+                manager.terminate()
+                return
+            if args.ready_file:
+                tmp = args.ready_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps({**asdict(ports), "database_url": database_url, "kafka": bootstrap}))
+                tmp.replace(args.ready_file)
+            print(banner(ports), flush=True)  # noqa: T201
+
+        threading.Thread(target=announce, daemon=True).start()
+        manager.loop()
+        return manager.returncode or 0
+    finally:
+        if kafka is not None:
+            kafka.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
