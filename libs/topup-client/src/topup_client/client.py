@@ -84,8 +84,12 @@ class _Base:
                        p.get("request_id", ""), payload)
 
     def _policy(self) -> dict[str, Any]:
-        return {"stop": stop_after_attempt(self.retries + 1), "wait": wait_exponential_jitter(0.2, 5),
-                "retry": retry_if_exception(_retryable), "reraise": True}
+        return {
+            "stop": stop_after_attempt(self.retries + 1),
+            "wait": wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+            "retry": retry_if_exception(_retryable),
+            "reraise": True,
+        }
 
 
 class TopupClient(_Base):

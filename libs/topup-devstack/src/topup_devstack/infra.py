@@ -78,6 +78,9 @@ class EmbeddedPostgres:
 class EmbeddedKafka:
     """The Tansu broker (memory-only) on a loopback port."""
 
+    #: Tansu holds a joining consumer for half the session timeout; these keep a group join at about 1 s.
+    CLIENT_ENV: ClassVar[dict[str, str]] = {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+
     def __init__(self, port: int, log_path: Path) -> None:
         self.port = port
         self.log_path = log_path

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import threading
@@ -25,7 +26,7 @@ import httpx
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, free_port, port_open
+from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, port_open
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -53,10 +54,12 @@ class Ports:
 
 
 def free_port_base(span: int = 20) -> int:
-    """A base port with `span` free ports after it."""
-    for _ in range(100):
-        base = free_port()
-        if base + span < 65000 and not any(port_open(p) for p in range(base, base + span)):
+    """A base with `span` free ports after it, below the kernel's ephemeral range (32768 and up on Linux), so
+    that the platform's own outgoing connections cannot take a port between this check and the bind."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10_000, 32_000 - span, span)
+        if not any(port_open(p) for p in range(base, base + span)):
             return base
     raise RuntimeError("no free port range found")
 
@@ -191,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if not bootstrap:
             kafka = EmbeddedKafka(ports.kafka, Path(tempfile.gettempdir()) / f"tansu-{ports.kafka}.log")
             bootstrap = kafka.start()
+            extra = {**EmbeddedKafka.CLIENT_ENV, **extra}
             print(f"embedded Kafka (Tansu): {bootstrap}", flush=True)  # noqa: T201
 
         env = process_env(ports, database_url, bootstrap, extra)
@@ -207,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 return
             if args.ready_file:
                 tmp = args.ready_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps({**asdict(ports), "database_url": database_url, "kafka": bootstrap}))
+                tmp.write_text(json.dumps({**asdict(ports), "database_url": database_url,
+                                           "kafka_bootstrap": bootstrap}))
                 tmp.replace(args.ready_file)
             print(banner(ports), flush=True)  # noqa: T201
 

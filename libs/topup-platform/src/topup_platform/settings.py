@@ -47,6 +47,10 @@ class PlatformSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS"))
     #: Real Kafka accepts an idempotent producer; the embedded Tansu broker refuses it.
     kafka_enable_idempotence: bool = Field(False, validation_alias=_alias("KAFKA_ENABLE_IDEMPOTENCE"))
+    #: Consumer-group session: real Kafka refuses less than its group.min.session.timeout.ms (6 s by default).
+    #: Tansu holds a new member's JoinGroup for half of it, so the dev stack runs it at 2 s.
+    kafka_session_timeout_ms: int = Field(10_000, validation_alias=_alias("KAFKA_SESSION_TIMEOUT_MS"))
+    kafka_heartbeat_interval_ms: int = Field(3_000, validation_alias=_alias("KAFKA_HEARTBEAT_INTERVAL_MS"))
     #: Partitions for the topics a service creates when they do not exist yet.
     kafka_topic_partitions: int = Field(8, validation_alias=_alias("KAFKA_TOPIC_PARTITIONS"))
     log_level: str = Field("INFO", validation_alias=_alias("LOG_LEVEL"))

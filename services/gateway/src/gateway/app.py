@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.channels import ChannelRegistry, SecretBox
 from gateway.errors import CATALOGUE, ApiError, message
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
+from gateway.responses import FastJSON
 from gateway.routes import health, products, recharges
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
@@ -38,7 +38,7 @@ default and English with `Accept-Language: en`.
 """
 
 
-def error_response(request: Request, err: ApiError) -> ORJSONResponse:
+def error_response(request: Request, err: ApiError) -> FastJSON:
     body: dict[str, object] = {
         "code": err.spec.code,
         "message": message(err.spec, request.headers.get("accept-language")),
@@ -46,7 +46,7 @@ def error_response(request: Request, err: ApiError) -> ORJSONResponse:
     }
     if err.detail or err.details:
         body["details"] = {**({"reason": err.detail} if err.detail else {}), **err.details}
-    return ORJSONResponse(body, status_code=err.spec.http_status, headers=err.headers or None)
+    return FastJSON(body, status_code=err.spec.http_status, headers=err.headers or None)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -91,29 +91,29 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=FastJSON,
     )
     app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, err: ApiError) -> ORJSONResponse:
+    async def api_error(request: Request, err: ApiError) -> FastJSON:
         if err.spec.http_status >= 500:
             log.warning("request failed upstream", code=err.spec.code, detail=err.detail)
         return error_response(request, err)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, err: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(request: Request, err: RequestValidationError) -> FastJSON:
         fields = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in err.errors()]
         return error_response(request, ApiError("INVALID_REQUEST", details={"fields": fields}))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, err: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(request: Request, err: StarletteHTTPException) -> FastJSON:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(err.status_code,
                                                                                         "INVALID_REQUEST")
         return error_response(request, ApiError(code))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, err: Exception) -> ORJSONResponse:
+    async def unexpected(request: Request, err: Exception) -> FastJSON:
         log.exception("unhandled error")
         return error_response(request, ApiError("INTERNAL_ERROR"))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.responses import FastJSON
 from gateway.upstream import Upstream
 
 router = APIRouter(include_in_schema=False)
@@ -20,7 +20,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> FastJSON:
     upstream: Upstream = request.app.state.upstream
     checks: dict[str, str] = {}
 
@@ -44,7 +44,7 @@ async def readyz(request: Request) -> ORJSONResponse:
     await asyncio.gather(run("database", database()), run("risk", grpc_peer("risk")),
                          run("orders", grpc_peer("orders")))
     ready = all(v == "ok" for v in checks.values())
-    return ORJSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+    return FastJSON({"status": "ready" if ready else "not ready", "checks": checks},
                           status_code=200 if ready else 503)
 
 

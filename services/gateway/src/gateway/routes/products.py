@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import ORJSONResponse
 
 from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
+from gateway.responses import FastJSON
 from gateway.routes.recharges import _ERRORS
 from gateway.schemas import ProductsOut
 from gateway.upstream import Upstream, call
@@ -27,7 +27,7 @@ async def list_products(
     account: Annotated[str | None, Query(max_length=32, description="Mobile number or broadband account id")] = None,
     account_type: Annotated[Literal["mobile", "broadband"] | None, Query(
         description="Defaults from the id's format (mobile numbers start with 1, broadband ids with 0)")] = None,
-) -> ORJSONResponse:
+) -> FastJSON:
     if not account:
         raise ApiError("INVALID_REQUEST", "account is required")
     kind = account_type or ("broadband" if account.startswith("0") else "mobile")
@@ -39,4 +39,4 @@ async def list_products(
         ),
         timeout=request.app.state.settings.orders_timeout_seconds,
     ))
-    return ORJSONResponse(render.products(offer))
+    return FastJSON(render.products(offer))

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
 
 from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
+from gateway.responses import FastJSON
 from gateway.schemas import ErrorOut, OrderOut, RechargeIn
 from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
@@ -51,7 +51,7 @@ def _openapi_body(model: type[RechargeIn]) -> dict[str, Any]:
     openapi_extra=_openapi_body(RechargeIn),
     summary="Create a recharge order (idempotent on channel_order_id)",
 )
-async def create_recharge(request: Request, channel: AuthenticatedChannel) -> ORJSONResponse:
+async def create_recharge(request: Request, channel: AuthenticatedChannel) -> FastJSON:
     body = parse_body(RechargeIn, request.state.raw_body)
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
     upstream: Upstream = request.app.state.upstream
@@ -80,7 +80,7 @@ async def create_recharge(request: Request, channel: AuthenticatedChannel) -> OR
         timeout=settings.orders_timeout_seconds,
     ))
     structlog.contextvars.bind_contextvars(order_id=created.order.order_id)
-    return ORJSONResponse(render.order(created.order), status_code=200 if created.replayed else 201,
+    return FastJSON(render.order(created.order), status_code=200 if created.replayed else 201,
                           headers={"Idempotent-Replayed": "true"} if created.replayed else None)
 
 
@@ -88,13 +88,13 @@ async def create_recharge(request: Request, channel: AuthenticatedChannel) -> OR
 async def get_recharge(
     order_id: str, request: Request, channel: AuthenticatedChannel,
     include_history: Annotated[bool, Query(description="Add the order's status history")] = False,
-) -> ORJSONResponse:
+) -> FastJSON:
     upstream: Upstream = request.app.state.upstream
     order = await call(upstream.orders.GetOrder(
         orders_pb2.GetOrderRequest(order_id=order_id, channel_id=channel.channel_id, include_history=include_history),
         timeout=request.app.state.settings.orders_timeout_seconds,
     ))
-    return ORJSONResponse(render.order(order, with_history=include_history))
+    return FastJSON(render.order(order, with_history=include_history))
 
 
 @router.get("/v1/recharges", response_model=OrderOut, responses=_ERRORS, summary="One order by your channel_order_id")
@@ -102,7 +102,7 @@ async def find_recharge(
     request: Request, channel: AuthenticatedChannel,
     channel_order_id: Annotated[str | None, Query(max_length=64)] = None,
     include_history: Annotated[bool, Query(description="Add the order's status history")] = False,
-) -> ORJSONResponse:
+) -> FastJSON:
     if not channel_order_id:
         raise ApiError("INVALID_REQUEST", "channel_order_id is required")
     upstream: Upstream = request.app.state.upstream
@@ -111,4 +111,4 @@ async def find_recharge(
                                                    include_history=include_history),
         timeout=request.app.state.settings.orders_timeout_seconds,
     ))
-    return ORJSONResponse(render.order(order, with_history=include_history))
+    return FastJSON(render.order(order, with_history=include_history))

@@ -1,0 +1,62 @@
+"""BOSS's codes and transport errors map onto our outcomes in one place; the retry policy."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+import pytest
+
+from billing_adapter.domain.outcomes import Outcome, backoff
+from billing_adapter.transformers import classify_query, classify_transport_error, classify_write
+
+
+def _reply(code: str, http: int = 200, **txn: object) -> httpx.Response:
+    body: dict[str, object] = {"result_code": code}
+    if txn:
+        body["transaction"] = txn
+    return httpx.Response(http, json=body)
+
+
+@pytest.mark.parametrize(
+    ("code", "http", "outcome", "reason"),
+    [
+        ("0000", 200, Outcome.SUCCESS, ""),
+        ("2001", 200, Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_NOT_FOUND"),
+        ("2002", 200, Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_SUSPENDED"),
+        ("5001", 503, Outcome.RETRYABLE, "BOSS_BUSY"),
+        ("9999", 500, Outcome.UNKNOWN, "BOSS_UNEXPECTED_REPLY"),
+    ],
+)
+def test_write_codes(code: str, http: int, outcome: Outcome, reason: str) -> None:
+    result = classify_write(_reply(code, http, boss_serial="B1"))
+    assert (result.outcome, result.reason_code) == (outcome, reason)
+
+
+def test_proxy_errors_without_a_boss_code_are_retryable() -> None:
+    assert classify_write(httpx.Response(502, text="bad gateway")).outcome is Outcome.RETRYABLE
+
+
+def test_query_outcomes() -> None:
+    assert classify_query(_reply("0000", status="SUCCESS", boss_serial="B9")).boss_serial == "B9"
+    failed = classify_query(_reply("0000", status="FAILED", result_code="2002"))
+    assert (failed.outcome, failed.reason_code) == (Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_SUSPENDED")
+    assert classify_query(_reply("3004", 404)).outcome is Outcome.NOT_FOUND
+    assert classify_query(httpx.Response(500, text="oops")).outcome is Outcome.UNKNOWN
+
+
+def test_transport_errors_never_reached_boss_vs_maybe_did() -> None:
+    request = httpx.Request("POST", "http://boss")
+    assert classify_transport_error(httpx.ConnectError("refused", request=request)).outcome is Outcome.RETRYABLE
+    assert classify_transport_error(httpx.ConnectTimeout("slow", request=request)).outcome is Outcome.RETRYABLE
+    assert classify_transport_error(httpx.ReadTimeout("no reply", request=request)).outcome is Outcome.UNKNOWN
+    assert classify_transport_error(httpx.RemoteProtocolError("cut", request=request)).outcome is Outcome.UNKNOWN
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    rng = random.Random(7)
+    delays = [backoff(n, base=0.2, cap=1.0, rng=rng) for n in range(1, 8)]
+    assert 0.1 <= delays[0] <= 0.2
+    assert 0.2 <= delays[1] <= 0.4
+    assert all(d <= 1.0 for d in delays)
+    assert len({round(d, 6) for d in delays}) == len(delays)

@@ -1,0 +1,67 @@
+"""Starting and stopping the platform as separate processes, exactly as `make run` does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    ports: dict[str, Any]
+    log_path: Path
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def boss(self) -> str:
+        return f"http://127.0.0.1:{self.ports['boss']}"
+
+    def grpc(self, name: str) -> str:
+        return f"127.0.0.1:{self.ports[name]}"
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Ctrl-C, as a person would; returns the launcher's exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+                raise
+        return self.process.returncode
+
+
+def start_stack(workdir: Path, env: dict[str, str], *, timeout: float = 120.0) -> Stack:
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready = workdir / "ready.json"
+    log_path = workdir / "stack.log"
+    args = [sys.executable, "-m", "topup_devstack.launcher", "run", "--port-base", "0", "--ready-file", str(ready),
+            "--data-dir", str(workdir / "pgdata")]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    stack = Stack(process, {}, log_path)
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                stack.stop()
+            raise RuntimeError(f"the platform did not start:\n{stack.log_tail()}")
+        time.sleep(0.2)
+    stack.ports = json.loads(ready.read_text())
+    return stack

@@ -1,0 +1,191 @@
+"""The order core's use cases on real PostgreSQL: idempotent creation, races, transitions and history."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from orders.catalog import Catalog
+from orders.domain.accounts import Account, AccountType
+from orders.domain.errors import (
+    AccountNotServed,
+    IdempotencyConflict,
+    IllegalTransition,
+    PriceMismatch,
+    SkuNotAvailable,
+    SkuUnknown,
+)
+from orders.domain.models import Payment, PaymentMethod, RechargeRequest, RiskDecision, RiskOutcome
+from orders.domain.state import Transition
+from orders.service import OrdersService
+from topup.events.v1 import envelope_pb2
+from topup.events.v1 import orders_pb2 as order_events
+from topup.orders.v1 import orders_pb2
+from topup_platform.db import create_pool
+from topup_platform.migrations import migrate
+from topup_platform.outbox import Outbox
+from topup_platform.runtime import service_migrations
+
+ALLOW = RiskDecision("d-1", RiskOutcome.ALLOW)
+
+
+def request(channel_order_id: str = "A1", **changes: object) -> RechargeRequest:
+    base = RechargeRequest(
+        channel_id="shop", channel_order_id=channel_order_id, account=Account(AccountType.MOBILE, "18612345678"),
+        sku="CREDIT_50", payment=Payment(PaymentMethod.ALIPAY, f"PAY-{channel_order_id}", 4900), notify_url="",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def service(infra, schema: str) -> AsyncIterator[OrdersService]:  # type: ignore[no-untyped-def]
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        await migrate(conn, schema, service_migrations("orders"))
+        await conn.execute(f"SET search_path TO {schema}")
+        # A channel selling CREDIT_50 at a discount (49 yuan), and no data packs.
+        await conn.execute("INSERT INTO channel_prices (channel_id, sku, price_fen) VALUES ('shop', 'CREDIT_50', 4900)")
+        await conn.execute("INSERT INTO ported_numbers (number, carrier, ported_at) VALUES "
+                           "('18699999999', 'china_mobile', now()), ('13800138000', 'unicom', now())")
+        await conn.execute("INSERT INTO channel_prices (channel_id, sku, price_fen) VALUES ('shop', 'CREDIT_10', 1000)")
+    finally:
+        await conn.close()
+    pool = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=60)
+    catalog = Catalog(pool, refresh_seconds=60)
+    await catalog.reload()
+    yield OrdersService(pool, Outbox("orders"), catalog)
+    await pool.close()
+
+
+async def _outbox_events(service: OrdersService) -> list[envelope_pb2.EventEnvelope]:
+    async with service.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT envelope FROM outbox ORDER BY id")
+    return [envelope_pb2.EventEnvelope.FromString(r["envelope"]) for r in rows]
+
+
+async def test_create_writes_order_history_and_events_in_one_go(service: OrdersService) -> None:
+    order, replayed = await service.create_recharge(request(), ALLOW)
+    assert not replayed
+    assert order.status == orders_pb2.ORDER_STATUS_PENDING
+    assert (order.face_value_fen, order.price_fen, order.payment.paid_fen) == (5000, 4900, 4900)
+    events = await _outbox_events(service)
+    assert [e.event_type for e in events] == [
+        "topup.events.v1.OrderStatusChanged", "topup.events.v1.FulfilmentRequested"
+    ]
+    requested = order_events.FulfilmentRequested()
+    events[1].payload.Unpack(requested)
+    assert [(op.kind, op.amount_fen) for op in requested.operations] == [
+        (order_events.FulfilmentOperation.KIND_CREDIT, 5000)  # BOSS credits the face value, not the discounted price
+    ]
+    stored = await service.get_order(order.order_id, "shop", include_history=True)
+    assert [(c.transition.value, c.to_status.value, c.actor_id) for c in stored.history] == [
+        ("accept", "PENDING", "shop")
+    ]
+
+
+async def test_same_request_replays_the_stored_response(service: OrdersService) -> None:
+    first, _ = await service.create_recharge(request(), ALLOW)
+    async with service.pool.acquire() as conn:
+        await service.transition(conn, uuid.UUID(first.order_id), Transition.START_FULFILMENT,
+                                 actor_kind="service", actor_id="billing-adapter")
+    again, replayed = await service.create_recharge(request(), ALLOW)
+    assert replayed
+    assert again == first  # the first response, byte for byte, although the order moved on since
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 1
+
+
+async def test_a_different_body_under_the_same_id_is_a_conflict(service: OrdersService) -> None:
+    await service.create_recharge(request(), ALLOW)
+    for changed in (request(sku="CREDIT_10", payment=Payment(PaymentMethod.ALIPAY, "PAY-A1", 1000)),
+                    request(account=Account(AccountType.MOBILE, "18612345679")),
+                    request(notify_url="https://shop.example/cb")):
+        with pytest.raises(IdempotencyConflict):
+            await service.create_recharge(changed, ALLOW)
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 1
+
+
+async def test_a_retry_is_answered_even_after_the_price_changed(service: OrdersService) -> None:
+    first, _ = await service.create_recharge(request(), ALLOW)
+    async with service.pool.acquire() as conn:
+        await conn.execute("UPDATE channel_prices SET price_fen = 4800 WHERE sku = 'CREDIT_50'")
+    await service.catalog.reload()
+    again, replayed = await service.create_recharge(request(), ALLOW)
+    assert replayed and again.order_id == first.order_id
+    with pytest.raises(PriceMismatch):
+        await service.create_recharge(request("A2"), ALLOW)
+
+
+async def test_concurrent_identical_requests_create_one_order(service: OrdersService) -> None:
+    results = await asyncio.gather(*(service.create_recharge(request("RACE"), ALLOW) for _ in range(20)))
+    assert len({order.order_id for order, _ in results}) == 1
+    assert sum(1 for _, replayed in results if not replayed) == 1
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 1
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 2  # one order's events, once
+
+
+async def test_concurrent_conflicting_requests_one_wins_the_rest_conflict(service: OrdersService) -> None:
+    variants = [request("RACE2", payment=Payment(PaymentMethod.ALIPAY, f"PAY-{i}", 4900)) for i in range(10)]
+    results = await asyncio.gather(*(service.create_recharge(v, ALLOW) for v in variants), return_exceptions=True)
+    assert sum(1 for r in results if isinstance(r, tuple)) == 1
+    assert all(isinstance(r, IdempotencyConflict) for r in results if not isinstance(r, tuple))
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"account": Account(AccountType.MOBILE, "13812345678")}, AccountNotServed),  # China Mobile segment
+        ({"account": Account(AccountType.MOBILE, "18699999999")}, AccountNotServed),  # Unicom, ported away
+        ({"sku": "CREDIT_999"}, SkuUnknown),
+        ({"sku": "DATA_5GB_30D"}, SkuNotAvailable),  # exists, but this channel does not sell it
+        ({"payment": Payment(PaymentMethod.ALIPAY, "P", 5000)}, PriceMismatch),  # face value, not the price
+    ],
+)
+async def test_bad_requests_change_nothing(service: OrdersService, changes: dict[str, object],
+                                           error: type[Exception]) -> None:
+    with pytest.raises(error):
+        await service.create_recharge(request("BAD", **changes), ALLOW)
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_ported_in_number_is_served(service: OrdersService) -> None:
+    order, _ = await service.create_recharge(
+        request("PORTED", account=Account(AccountType.MOBILE, "13800138000")), ALLOW
+    )
+    assert order.account.id == "13800138000"
+
+
+async def test_risk_review_holds_and_deny_rejects_without_fulfilment(service: OrdersService) -> None:
+    held, _ = await service.create_recharge(request("R1"), RiskDecision("d-2", RiskOutcome.REVIEW))
+    rejected, _ = await service.create_recharge(request("R2"), RiskDecision("d-3", RiskOutcome.DENY, "RISK_DENIED"))
+    assert held.status == orders_pb2.ORDER_STATUS_UNDER_REVIEW
+    assert (rejected.status, rejected.status_reason_code) == (orders_pb2.ORDER_STATUS_REJECTED, "RISK_DENIED")
+    types = [e.event_type for e in await _outbox_events(service)]
+    assert "topup.events.v1.FulfilmentRequested" not in types
+
+
+async def test_transitions_are_recorded_and_illegal_ones_raise(service: OrdersService) -> None:
+    order, _ = await service.create_recharge(request("T1"), ALLOW)
+    order_id = uuid.UUID(order.order_id)
+    async with service.pool.acquire() as conn, conn.transaction():
+        await service.transition(conn, order_id, Transition.START_FULFILMENT, actor_kind="service",
+                                 actor_id="billing-adapter")
+        await service.transition(conn, order_id, Transition.SUCCEED, actor_kind="service", actor_id="billing-adapter")
+    async with service.pool.acquire() as conn:
+        with pytest.raises(IllegalTransition):
+            async with conn.transaction():
+                await service.transition(conn, order_id, Transition.FAIL, actor_kind="service", actor_id="x")
+    stored = await service.get_order(order.order_id, "", include_history=True)
+    assert stored.status.value == "SUCCEEDED"
+    assert [c.transition.value for c in stored.history] == ["accept", "start_fulfilment", "succeed"]
+    changes = [e for e in await _outbox_events(service) if e.event_type.endswith("OrderStatusChanged")]
+    assert len(changes) == 3
