@@ -51,6 +51,7 @@ test-e2e: install
 	$(UV) run --frozen --no-sync pytest tests/e2e
 
 bench: install
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
 	$(UV) run --frozen --no-sync python -m bench
 
 clean:

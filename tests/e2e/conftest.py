@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.stack import Stack, start_stack
 from topup_client import AsyncTopupClient
+from topup_devstack.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import new_id
-from tests.e2e.stack import Stack
 from topup_client.signing import new_nonce, sign
+from topup_devstack.stack import Stack
 
 PATH = "/v1/recharges"
 
@@ -62,8 +62,8 @@ async def test_refused_with_401_and_a_code(stack: Stack, case: str, code: str) -
     headers: dict[str, Any] = {
         "wrong_secret": lambda: _headers(body, secret="not-the-secret"),
         "tampered_body": lambda: _headers(body.replace(b"CREDIT_10", b"CREDIT_20")),
-        "stale_timestamp": lambda: _headers(body, ts=int(time.time()) - 301),
-        "future_timestamp": lambda: _headers(body, ts=int(time.time()) + 301),
+        "stale_timestamp": lambda: _headers(body, ts=int(time.time()) - 310),
+        "future_timestamp": lambda: _headers(body, ts=int(time.time()) + 310),
         "unknown_channel": lambda: _headers(body, channel="nobody"),
         "short_nonce": lambda: _headers(body, nonce="abc"),
         "no_signature": lambda: {k: v for k, v in _headers(body).items() if k != "X-Signature"},

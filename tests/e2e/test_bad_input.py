@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import new_id
-from tests.e2e.stack import Stack
 from topup_client.signing import signed_headers
+from topup_devstack.stack import Stack
 
 
 def _valid() -> dict:  # type: ignore[type-arg]

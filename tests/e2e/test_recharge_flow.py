@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import recharge, wait_final
-from tests.e2e.stack import Stack
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
 from topup_client import ApiError, AsyncTopupClient
+from topup_devstack.stack import Stack
 
 
 async def test_a_signed_credit_50_reaches_succeeded(client: AsyncTopupClient, stack: Stack) -> None:

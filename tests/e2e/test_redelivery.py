@@ -9,9 +9,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import recharge, wait_final
-from tests.e2e.stack import Stack
 from topup.events.v1 import envelope_pb2
 from topup_client import AsyncTopupClient
+from topup_devstack.stack import Stack
 from topup_platform.events import BILLING_TOPIC, ORDERS_TOPIC
 
 
@@ -66,16 +66,18 @@ async def test_redelivered_events_change_nothing(client: AsyncTopupClient, stack
             await producer.send_and_wait(topic, value, key=order["order_id"].encode(), headers=headers)
     finally:
         await producer.stop()
-    # Each consumer saw every replay and recognised it by its event id.
+    # Each consumer saw every replay it cares about and recognised it by its event id. (Refunds cares only
+    # about failed orders, so for this one it skips every event without a transaction.)
     expected = {
         "orders": sum(1 for t, _, _ in replays if t == BILLING_TOPIC),
         "billing-adapter": sum(1 for _, v, _ in replays if envelope_pb2.EventEnvelope.FromString(v).event_type
                                == "topup.events.v1.FulfilmentRequested"),
-        "refunds": sum(1 for _, v, _ in replays if envelope_pb2.EventEnvelope.FromString(v).event_type
-                       == "topup.events.v1.OrderStatusChanged"),
     }
     async with asyncio.timeout(20):
-        while {k: v - duplicates_before.get(k, 0) for k, v in (await _duplicates(stack)).items()} != expected:
+        while True:
+            now = await _duplicates(stack)
+            if {k: now.get(k, 0) - duplicates_before.get(k, 0) for k in expected} == expected:
+                break
             await asyncio.sleep(0.2)
 
     history_after = (await client.request("GET", f"/v1/recharges/{order['order_id']}",

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.e2e.stack import start_stack
 from topup_devstack.infra import port_open
+from topup_devstack.stack import start_stack
 
 
 @pytest.mark.timeout(180)

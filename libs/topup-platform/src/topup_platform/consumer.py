@@ -1,13 +1,15 @@
 """Idempotent event consumers on aiokafka, with an inbox.
 
-Each event is applied in one PostgreSQL transaction that also records its event id in the inbox; a
+Events are applied in a PostgreSQL transaction that also records their event ids in the inbox; a
 redelivered event finds its id there and changes nothing. Offsets are committed only after every event of
 a poll has been applied (at-least-once delivery, exactly-once effects).
 
-Within one poll, events with the same key (one aggregate) are applied in order, one after another;
-different keys are applied concurrently, up to `concurrency`. An event whose handler keeps failing is
-retried `max_attempts` times, then sent to the dead-letter topic `<topic>.dlq.<consumer>` with a metric,
-and the consumer moves on.
+A poll is applied in one transaction (one inbox statement, one commit, events in partition order). If any
+of its events fails, that transaction rolls back and the events are applied one by one, each in its own
+transaction: same-key events (one aggregate) in order, different keys concurrently up to `concurrency`.
+An event whose handler keeps failing is retried `max_attempts` times, then sent to the dead-letter topic
+`<topic>.dlq.<consumer>` with a metric, and the consumer moves on. Events a consumer does not care about
+(`relevant`) are skipped without touching the database.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,16 @@ class EventContext:
 
 
 Handler = Callable[[EventContext, Any], Awaitable[None]]
+#: whether a consumer cares about an event at all (those it does not are skipped without a transaction)
+Relevant = Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    record: ConsumerRecord
+    envelope: envelope_pb2.EventEnvelope
+    handler: Handler
+    payload: Any
 
 
 class EventConsumer:
@@ -63,15 +75,19 @@ class EventConsumer:
         producer: AIOKafkaProducer,
         topics: list[str],
         handlers: Mapping[type[Message], Handler],
+        relevant: Mapping[type[Message], Relevant] | None = None,
         concurrency: int = 32,
         max_attempts: int = 5,
+        max_per_transaction: int = 200,
     ) -> None:
         self.name = name
         self.settings = settings
         self.pool = pool
         self.producer = producer
         self.topics = topics
-        self.handlers = {cls.DESCRIPTOR.full_name: (cls, handler) for cls, handler in handlers.items()}
+        self.handlers = {cls.DESCRIPTOR.full_name: (cls, handler, (relevant or {}).get(cls))
+                         for cls, handler in handlers.items()}
+        self.max_per_transaction = max_per_transaction
         self.semaphore = asyncio.Semaphore(concurrency)
         self.max_attempts = max_attempts
         self._stopping = asyncio.Event()
@@ -127,78 +143,142 @@ class EventConsumer:
                 )
 
     async def apply_batch(self, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
-        by_key: dict[tuple[str, bytes | None], list[ConsumerRecord]] = defaultdict(list)
-        for tp, records in batch.items():
+        """Apply a poll. Fast path: the whole poll in one transaction (one inbox statement, one commit);
+        if any event fails there, the transaction rolls back and the events are applied one by one, with
+        retries and the dead-letter topic for the one that keeps failing."""
+        events: list[_Event] = []
+        for records in batch.values():
             for record in records:
-                by_key[(tp.topic, record.key)].append(record)
-        await asyncio.gather(*(self._apply_in_order(records) for records in by_key.values()))
+                event = await self._decode(record)
+                if event is not None:
+                    events.append(event)
+        for start in range(0, len(events), self.max_per_transaction):
+            chunk = events[start : start + self.max_per_transaction]
+            try:
+                await self._apply_together(chunk)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("applying a poll together failed; applying its events one by one", consumer=self.name,
+                            events=len(chunk), error=repr(exc))
+                await self._apply_one_by_one(chunk)
 
-    async def _apply_in_order(self, records: list[ConsumerRecord]) -> None:
-        async with self.semaphore:
-            for record in records:
-                await self._apply_with_retries(record)
-
-    async def _apply_with_retries(self, record: ConsumerRecord) -> None:
+    async def _decode(self, record: ConsumerRecord) -> _Event | None:
         try:
             envelope = envelope_pb2.EventEnvelope.FromString(record.value)
         except DecodeError:
             await self._dead_letter(record, "undecodable envelope")
-            return
+            return None
         entry = self.handlers.get(envelope.event_type)
         if entry is None:
             metrics.EVENTS_CONSUMED.labels(self.name, envelope.event_type, "ignored").inc()
-            return
-        cls, handler = entry
+            return None
+        cls, handler, relevant = entry
         payload = cls()
         if not envelope.payload.Unpack(payload):
             await self._dead_letter(record, "payload does not match event_type")
-            return
-        parent = telemetry.extract_context(dict(envelope.trace_context))
+            return None
+        if relevant is not None and not relevant(payload):
+            metrics.EVENTS_CONSUMED.labels(self.name, envelope.event_type, "ignored").inc()
+            return None
+        return _Event(record, envelope, handler, payload)
+
+    async def _apply_together(self, events: list[_Event]) -> None:
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn:
+            contexts: list[EventContext] = []
+            async with conn.transaction():
+                fresh = {str(r["event_id"]) for r in await conn.fetch(
+                    """INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+                       ON CONFLICT DO NOTHING RETURNING event_id""",
+                    self.name, [e.envelope.event_id for e in events],
+                )}
+                for event in events:
+                    if event.envelope.event_id not in fresh:
+                        metrics.EVENTS_CONSUMED.labels(self.name, event.envelope.event_type, "duplicate").inc()
+                        continue
+                    fresh.discard(event.envelope.event_id)  # the same event twice in one poll: once
+                    ctx = EventContext(conn=conn, envelope=event.envelope, topic=event.record.topic)
+                    with self._span(event):
+                        await event.handler(ctx, event.payload)
+                    contexts.append(ctx)
+        await self._after_commit(contexts)
+        elapsed = (time.perf_counter() - started) / max(len(contexts), 1)
+        for ctx in contexts:
+            metrics.EVENTS_CONSUMED.labels(self.name, ctx.envelope.event_type, "applied").inc()
+            metrics.EVENT_HANDLING.labels(self.name, ctx.envelope.event_type).observe(elapsed)
+
+    async def _apply_one_by_one(self, events: list[_Event]) -> None:
+        by_key: dict[tuple[str, bytes | None], list[_Event]] = defaultdict(list)
+        for event in events:
+            by_key[(event.record.topic, event.record.key)].append(event)
+
+        async def in_order(group: list[_Event]) -> None:
+            async with self.semaphore:
+                for event in group:
+                    await self._apply_with_retries(event)
+
+        await asyncio.gather(*(in_order(group) for group in by_key.values()))
+
+    async def _apply_with_retries(self, event: _Event) -> None:
         for attempt in range(1, self.max_attempts + 1):
-            token = otel_context.attach(parent)
             try:
-                with tracer.start_as_current_span(
-                    f"{record.topic} process", kind=trace.SpanKind.CONSUMER,
-                    attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
-                                "messaging.consumer.group.name": self.name, "topup.event_type": envelope.event_type,
-                                "topup.aggregate_id": envelope.aggregate_id},
-                ):
-                    await self.apply(record.topic, envelope, handler, payload)
+                with self._span(event):
+                    await self.apply(event)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("event handler failed", consumer=self.name, event_type=envelope.event_type,
-                            event_id=envelope.event_id, aggregate_id=envelope.aggregate_id, attempt=attempt,
-                            error=repr(exc))
+                log.warning("event handler failed", consumer=self.name, event_type=event.envelope.event_type,
+                            event_id=event.envelope.event_id, aggregate_id=event.envelope.aggregate_id,
+                            attempt=attempt, error=repr(exc))
                 if attempt == self.max_attempts:
-                    await self._dead_letter(record, repr(exc))
+                    await self._dead_letter(event.record, repr(exc))
                     return
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
-            finally:
-                otel_context.detach(token)
 
-    async def apply(self, topic: str, envelope: envelope_pb2.EventEnvelope, handler: Handler, payload: Any) -> bool:
-        """Apply one event exactly once. Returns False when it had been applied before."""
+    @contextlib.contextmanager
+    def _span(self, event: _Event) -> Iterator[None]:
+        """The event's own trace continues here (its producer's context travels in the envelope)."""
+        token = otel_context.attach(telemetry.extract_context(dict(event.envelope.trace_context)))
+        try:
+            with tracer.start_as_current_span(
+                f"{event.record.topic} process", kind=trace.SpanKind.CONSUMER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": event.record.topic,
+                            "messaging.consumer.group.name": self.name,
+                            "topup.event_type": event.envelope.event_type,
+                            "topup.aggregate_id": event.envelope.aggregate_id},
+            ):
+                yield
+        finally:
+            otel_context.detach(token)
+
+    async def apply(self, event: _Event) -> bool:
+        """Apply one event exactly once, in its own transaction. Returns False if it was applied before."""
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
-            ctx = EventContext(conn=conn, envelope=envelope, topic=topic)
+            ctx = EventContext(conn=conn, envelope=event.envelope, topic=event.record.topic)
             async with conn.transaction():
                 first = await conn.fetchval(
                     "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                    self.name, envelope.event_id,
+                    self.name, event.envelope.event_id,
                 )
                 if not first:
-                    metrics.EVENTS_CONSUMED.labels(self.name, envelope.event_type, "duplicate").inc()
+                    metrics.EVENTS_CONSUMED.labels(self.name, event.envelope.event_type, "duplicate").inc()
                     return False
-                await handler(ctx, payload)
-        for callback in ctx._after_commit:
-            result = callback()
-            if asyncio.iscoroutine(result):
-                await result
-        metrics.EVENTS_CONSUMED.labels(self.name, envelope.event_type, "applied").inc()
-        metrics.EVENT_HANDLING.labels(self.name, envelope.event_type).observe(time.perf_counter() - started)
+                await event.handler(ctx, event.payload)
+        await self._after_commit([ctx])
+        metrics.EVENTS_CONSUMED.labels(self.name, event.envelope.event_type, "applied").inc()
+        metrics.EVENT_HANDLING.labels(self.name, event.envelope.event_type).observe(time.perf_counter() - started)
         return True
+
+    @staticmethod
+    async def _after_commit(contexts: list[EventContext]) -> None:
+        for ctx in contexts:
+            for callback in ctx._after_commit:
+                result = callback()
+                if asyncio.iscoroutine(result):
+                    await result
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         topic = dead_letter_topic(record.topic, self.name)

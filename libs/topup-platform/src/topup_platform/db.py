@@ -17,6 +17,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (RESET ALL, UNLISTEN *, ...: a round trip on every release).
+    Our code leaves no session state on pooled connections; an open transaction is still rolled back."""
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -33,6 +38,7 @@ async def create_pool(
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": application_name, **(server_settings or {})},
         init=_init_connection,
+        reset=_keep_session,
         **kwargs,
     )
     assert pool is not None

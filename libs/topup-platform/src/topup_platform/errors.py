@@ -14,6 +14,8 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from topup.common.v1 import common_pb2
+
 ERROR_DOMAIN = "topup"
 
 
@@ -29,6 +31,11 @@ class DomainError(Exception):
         if code is not None:
             self.code = code  # type: ignore[misc]
         self.metadata = {k: str(v) for k, v in metadata.items()}
+
+    def to_error_pb(self) -> common_pb2.Error:
+        """The error of one item of a batch call."""
+        return common_pb2.Error(code=self.code, message=self.message, grpc_status=self.status.value[0],
+                                metadata=self.metadata)
 
     def to_status_proto(self) -> status_pb2.Status:
         info = error_details_pb2.ErrorInfo(reason=self.code, domain=ERROR_DOMAIN, metadata=self.metadata)
@@ -76,6 +83,19 @@ class RemoteError(Exception):
         self.code = code
         self.message = message
         self.metadata = metadata
+
+
+_STATUS_BY_NUMBER = {s.value[0]: s for s in grpc.StatusCode}
+
+
+def remote_error_from_pb(error: common_pb2.Error) -> RemoteError:
+    """The error of one item of a batch call, as `RemoteError` (like a failed single call)."""
+    status = _STATUS_BY_NUMBER.get(error.grpc_status, grpc.StatusCode.UNKNOWN)
+    return RemoteError(status, error.code or status.name, error.message, dict(error.metadata))
+
+
+def internal_error_pb() -> common_pb2.Error:
+    return common_pb2.Error(code="INTERNAL", message="internal error", grpc_status=grpc.StatusCode.INTERNAL.value[0])
 
 
 def remote_error_from(error: grpc.aio.AioRpcError) -> RemoteError:

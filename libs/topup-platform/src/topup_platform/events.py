@@ -5,6 +5,8 @@ Topics are `topup.<domain>.events.v1`; events are past-tense facts; the key is t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from google.protobuf.message import Message
 
 from topup.events.v1 import envelope_pb2
@@ -29,15 +31,17 @@ def type_name(message: Message | type[Message]) -> str:
 
 
 def make_envelope(
-    payload: Message, *, aggregate_type: str, aggregate_id: str, producer: str
+    payload: Message, *, aggregate_type: str, aggregate_id: str, producer: str,
+    trace_context: Mapping[str, str] | None = None,
 ) -> envelope_pb2.EventEnvelope:
+    """An event with a fresh id, carrying `trace_context` (by default the current span's)."""
     envelope = envelope_pb2.EventEnvelope(
         event_id=new_id_str(),
         event_type=type_name(payload),
         occurred_at=to_timestamp(utcnow()),
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
-        trace_context=telemetry.inject_context(),
+        trace_context=telemetry.inject_context() if trace_context is None else trace_context,
         producer=producer,
     )
     envelope.payload.Pack(payload)

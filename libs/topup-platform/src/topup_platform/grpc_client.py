@@ -10,6 +10,7 @@ from typing import TypeVar
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from topup_platform import telemetry
 from topup_platform.errors import RemoteError, remote_error_from
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ _SERVICE_CONFIG = json.dumps({
 def insecure_channel(target: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target,
-        interceptors=aio_client_interceptors(),
+        interceptors=aio_client_interceptors() if telemetry.tracing_enabled() else None,
         options=[
             ("grpc.service_config", _SERVICE_CONFIG),
             ("grpc.enable_retries", 1),

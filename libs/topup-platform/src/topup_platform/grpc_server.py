@@ -7,9 +7,10 @@ the reply. It also measures each method and binds the RPC name and trace id into
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -17,26 +18,40 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-from topup_platform import metrics
-from topup_platform.errors import DomainError
+from topup.common.v1 import common_pb2
+from topup_platform import metrics, telemetry
+from topup_platform.errors import DomainError, internal_error_pb
 from topup_platform.logging import get_logger
 
 log = get_logger(__name__)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler  # streaming (health Watch, reflection) pass through untouched
         method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None or handler.unary_unary is None:
+                return handler  # streaming (health Watch, reflection) pass through untouched
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    @staticmethod
+    def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
+        handled = {code: metrics.GRPC_HANDLED.labels(method, code.name) for code in grpc.StatusCode}
+        latency = metrics.GRPC_LATENCY.labels(method)
 
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
@@ -56,8 +71,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
                 structlog.contextvars.unbind_contextvars("rpc")
-                metrics.GRPC_HANDLED.labels(method, code.name).inc()
-                metrics.GRPC_LATENCY.labels(method).observe(time.perf_counter() - started)
+                handled[code].inc()
+                latency.observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary,
@@ -66,13 +81,44 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+async def each_item(
+    items: Sequence[T],
+    handle: Callable[[T], Awaitable[R]],
+    trace_context: Callable[[T], Mapping[str, str]],
+) -> list[R | common_pb2.Error]:
+    """Handle the items of a batch call concurrently, each in its own trace context (items of one batch
+    come from different requests); a domain error becomes that item's `Error`, as it would have been the
+    status of a single call."""
+
+    async def one(item: T) -> R | common_pb2.Error:
+        carrier = trace_context(item)
+        token = otel_context.attach(telemetry.extract_context(carrier)) if carrier else None
+        try:
+            return await handle(item)
+        except DomainError as err:
+            return err.to_error_pb()
+        except Exception:
+            log.exception("unhandled error in a batch item")
+            return internal_error_pb()
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
 class GrpcServer:
     """A grpc.aio server with health (per service and overall) and reflection."""
 
     def __init__(self, *, port: int, host: str = "0.0.0.0", interceptors: Sequence[Any] = ()) -> None:
         self.address = f"{host}:{port}"
+        tracing = [aio_server_interceptor()] if telemetry.tracing_enabled() else []
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), ErrorInterceptor(), *interceptors],
+            interceptors=[*tracing, ErrorInterceptor(), *interceptors],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
         )
         self.health = health_aio.HealthServicer()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -28,10 +30,39 @@ from topup_platform.logging import get_logger
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    event_id: str
+    topic: str
+    key: str
+    event_type: str
+    envelope: bytes
+
+
+INSERT_ROWS = """INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[])"""
+
+
+def row_arrays(rows: list[OutboxRow]) -> tuple[list[str], list[str], list[str], list[str], list[bytes]]:
+    """Column arrays for `unnest`, to write many events in the statement that writes the state change."""
+    return ([r.event_id for r in rows], [r.topic for r in rows], [r.key for r in rows],
+            [r.event_type for r in rows], [r.envelope for r in rows])
+
+
 class Outbox:
     def __init__(self, producer_name: str) -> None:
         self.producer_name = producer_name
         self._wakeup = asyncio.Event()
+
+    def row(self, topic: str, payload: Message, *, aggregate_type: str, aggregate_id: str,
+            trace_context: Mapping[str, str] | None = None) -> OutboxRow:
+        """An event ready to be written by the caller's own statement (see `row_arrays`); `trace_context`
+        when it belongs to another request than the current one (an item of a batch)."""
+        envelope = make_envelope(
+            payload, aggregate_type=aggregate_type, aggregate_id=aggregate_id, producer=self.producer_name,
+            trace_context=trace_context,
+        )
+        return OutboxRow(envelope.event_id, topic, aggregate_id, envelope.event_type, envelope.SerializeToString())
 
     async def add(
         self,

@@ -16,7 +16,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-_configured = False
+_enabled = False
 
 
 def _exporter_from_env() -> SpanExporter | None:
@@ -44,19 +44,26 @@ def _exporter_from_env() -> SpanExporter | None:
 
 
 def configure_tracing(service: str) -> TracerProvider | None:
-    """Install the process's TracerProvider. Spans are always created (so trace ids reach the logs);
-    they are exported only when an exporter is configured."""
-    global _configured
-    if _configured or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+    """Install the process's TracerProvider when spans have somewhere to go (an exporter from the `OTEL_*`
+    variables); the sampler follows `OTEL_TRACES_SAMPLER`. Without an exporter nothing is installed and
+    tracing costs nothing: no spans are made, the gRPC tracing interceptors are left out, and a trace
+    context that arrives (HTTP, gRPC, Kafka) is still passed on."""
+    global _enabled
+    if _enabled or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return None
+    exporter = _exporter_from_env()
+    if exporter is None:
         return None
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service)})
     provider = TracerProvider(resource=resource)
-    exporter = _exporter_from_env()
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _configured = True
+    _enabled = True
     return provider
+
+
+def tracing_enabled() -> bool:
+    return _enabled
 
 
 def shutdown_tracing() -> None:

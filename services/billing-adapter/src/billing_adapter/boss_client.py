@@ -1,11 +1,13 @@
-"""HTTP client of BOSS. Returns classified outcomes; raises nothing for BOSS's own failures."""
+"""HTTP client of BOSS (aiohttp). Returns classified outcomes; raises nothing for BOSS's own failures."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-import httpx
+import aiohttp
 
 from billing_adapter import transformers
 from billing_adapter.domain.outcomes import Classified
@@ -18,47 +20,56 @@ class Call:
 
 
 class BossClient:
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self.http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        )
+    def __init__(self, base_url: str, timeout: float, *, max_connections: int = 100) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 1.0))
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:  # created inside the running loop
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout, connector=aiohttp.TCPConnector(limit=self.max_connections),
+                raise_for_status=False)
+        return self._session
 
     async def close(self) -> None:
-        await self.http.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def credit(self, transaction_id: str, account_type: str, account_id: str, amount_fen: int) -> Call:
-        return await self._write("/boss/v1/recharges", {"transaction_id": transaction_id,
-                                                        "account_type": account_type, "account_id": account_id,
-                                                        "amount_fen": amount_fen})
+        return await self._call("POST", "/boss/v1/recharges", transformers.classify_write, {
+            "transaction_id": transaction_id, "account_type": account_type, "account_id": account_id,
+            "amount_fen": amount_fen})
 
     async def data_pack(self, transaction_id: str, account_type: str, account_id: str, pack_code: str) -> Call:
-        return await self._write("/boss/v1/data-packs", {"transaction_id": transaction_id,
-                                                         "account_type": account_type, "account_id": account_id,
-                                                         "pack_code": pack_code})
+        return await self._call("POST", "/boss/v1/data-packs", transformers.classify_write, {
+            "transaction_id": transaction_id, "account_type": account_type, "account_id": account_id,
+            "pack_code": pack_code})
 
     async def query(self, transaction_id: str) -> Call:
+        return await self._call("GET", f"/boss/v1/transactions/{transaction_id}", transformers.classify_query)
+
+    async def balance(self, account_type: str, account_id: str) -> tuple[int, Mapping[str, Any]]:
+        """(HTTP status, body) of a balance query; transport errors propagate."""
+        async with self.session.get(f"{self.base_url}/boss/v1/subscribers/{account_type}/{account_id}") as reply:
+            return reply.status, await _json(reply)
+
+    async def _call(self, method: str, path: str, classify: Callable[[int, Mapping[str, Any]], Classified],
+                    body: dict[str, Any] | None = None) -> Call:
         started = time.perf_counter()
         try:
-            response = await self.http.get(f"/boss/v1/transactions/{transaction_id}")
-            result = transformers.classify_query(response)
-        except httpx.HTTPError as err:
+            async with self.session.request(method, self.base_url + path, json=body) as reply:
+                result = classify(reply.status, await _json(reply))
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
             result = transformers.classify_transport_error(err)
-        return Call(result, _ms(started))
-
-    async def balance(self, account_type: str, account_id: str) -> httpx.Response:
-        return await self.http.get(f"/boss/v1/subscribers/{account_type}/{account_id}")
-
-    async def _write(self, path: str, body: dict[str, object]) -> Call:
-        started = time.perf_counter()
-        try:
-            response = await self.http.post(path, json=body)
-            result = transformers.classify_write(response)
-        except httpx.HTTPError as err:
-            result = transformers.classify_transport_error(err)
-        return Call(result, _ms(started))
+        return Call(result, int((time.perf_counter() - started) * 1000))
 
 
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
+async def _json(reply: aiohttp.ClientResponse) -> Mapping[str, Any]:
+    try:
+        body = await reply.json(content_type=None)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -26,10 +26,9 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         if request.account.type not in vocab.ACCOUNT_TYPE_NAMES or not request.account.id:
             raise InvalidArgument("account is required")
         try:
-            response = await self.boss.balance(vocab.ACCOUNT_TYPE_NAMES[request.account.type], request.account.id)
+            _, body = await self.boss.balance(vocab.ACCOUNT_TYPE_NAMES[request.account.type], request.account.id)
         except Exception as err:
             raise Unavailable("BOSS did not answer the balance query", code="BOSS_UNAVAILABLE") from err
-        body = response.json()
         if body.get("result_code") == "2001":
             raise NotFound("BOSS has no such subscriber", code="BOSS_SUBSCRIBER_NOT_FOUND")
         if body.get("result_code") != "0000":

@@ -1,4 +1,8 @@
-"""SQL of the billing adapter: fulfilment jobs with leases, their operations and the attempt log."""
+"""SQL of the billing adapter: fulfilment jobs with leases, their operations and the attempt log.
+
+Each step of a job is one statement (one round trip, one commit): the claim, an attempt with its
+consequences, and the outcome together with the event that announces it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import orjson
+
+from topup_platform.outbox import OutboxRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,48 +36,67 @@ class Job:
     sku: str
     state: str
     attempts: int
-    started: bool
     requested_at: datetime
     operations: list[OperationRow]
 
 
-async def insert_job(conn: asyncpg.Connection, *, order_id: UUID, channel_id: str, account_type: str,
-                     account_id: str, sku: str, requested_at: datetime,
-                     operations: list[tuple[str, int, str, int, str]]) -> bool:
-    """Create the job and its operations; False when the job exists already (a redelivered request)."""
+_INSERT_JOB = """
+WITH j AS (
+    INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at, started, state,
+                             lease_owner, lease_until)
+    VALUES ($1, $2, $3, $4, $5, $6, true, 'in_progress', $17, now() + make_interval(secs => $18))
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING order_id
+), ops AS (
+    INSERT INTO operations (transaction_id, order_id, seq, kind, amount_fen, pack_code)
+    SELECT o.txn, j.order_id, o.seq, o.kind, o.amount, o.pack
+    FROM unnest($7::text[], $8::int[], $9::text[], $10::bigint[], $11::text[]) AS o(txn, seq, kind, amount, pack)
+    CROSS JOIN j
+), started AS (
+    INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+    SELECT $12, $13, $14, $15, $16 FROM j
+)
+SELECT EXISTS (SELECT 1 FROM j)
+"""
+
+
+async def insert_job(conn: asyncpg.Connection, job: Job, *, started: OutboxRow, owner: str,
+                     lease_seconds: float) -> bool:
+    """Create the job (already leased by `owner`, who works on it next), its operations and the
+    FulfilmentStarted event; False when the job exists already."""
+    ops = job.operations
     created = await conn.fetchval(
-        """INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING RETURNING true""",
-        order_id, channel_id, account_type, account_id, sku, requested_at,
+        _INSERT_JOB, job.order_id, job.channel_id, job.account_type, job.account_id, job.sku, job.requested_at,
+        [o.transaction_id for o in ops], [o.seq for o in ops], [o.kind for o in ops], [o.amount_fen for o in ops],
+        [o.pack_code for o in ops], started.event_id, started.topic, started.key, started.event_type, started.envelope,
+        owner, lease_seconds,
     )
-    if not created:
-        return False
-    await conn.executemany(
-        """INSERT INTO operations (transaction_id, order_id, seq, kind, amount_fen, pack_code)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        [(txn, order_id, seq, kind, amount, pack) for txn, seq, kind, amount, pack in operations],
-    )
-    return True
+    return bool(created)
+
+
+_LEASE = """
+WITH claimed AS (
+    UPDATE fulfilments SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+                           state = CASE WHEN state = 'pending' THEN 'in_progress' ELSE state END,
+                           updated_at = now()
+    WHERE order_id = $1 AND state IN ('pending', 'in_progress') AND next_attempt_at <= now()
+      AND (lease_until IS NULL OR lease_until < now())
+    RETURNING *
+)
+SELECT c.*, (SELECT json_agg(o ORDER BY o.seq) FROM operations o WHERE o.order_id = c.order_id) AS ops
+FROM claimed c
+"""
 
 
 async def lease(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: float) -> Job | None:
-    """Claim one due job (no one else holds it); None if it is not due, done, or held by another worker."""
-    row = await conn.fetchrow(
-        """UPDATE fulfilments SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
-                                  state = CASE WHEN state = 'pending' THEN 'in_progress' ELSE state END,
-                                  updated_at = now()
-           WHERE order_id = $1 AND state IN ('pending', 'in_progress') AND next_attempt_at <= now()
-             AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
-           RETURNING *""",
-        order_id, owner, seconds,
-    )
+    """Claim one due job that nobody holds (a lease that lapsed counts as free); None if it is not due, done,
+    or held, by another worker or by this one."""
+    row = await conn.fetchrow(_LEASE, order_id, owner, seconds)
     if row is None:
         return None
-    ops = await conn.fetch(
-        "SELECT * FROM operations WHERE order_id = $1 ORDER BY seq", order_id
-    )
+    ops = row["ops"] if isinstance(row["ops"], list) else orjson.loads(row["ops"])
     return Job(row["order_id"], row["channel_id"], row["account_type"], row["account_id"], row["sku"],
-               row["state"], row["attempts"], row["started"], row["requested_at"],
+               row["state"], row["attempts"], row["requested_at"],
                [OperationRow(o["transaction_id"], o["seq"], o["kind"], o["amount_fen"], o["pack_code"], o["state"],
                              o["boss_serial"]) for o in ops])
 
@@ -86,41 +112,85 @@ async def due_jobs(conn: asyncpg.Connection, limit: int) -> list[UUID]:
     return [r["order_id"] for r in rows]
 
 
-async def mark_started(conn: asyncpg.Connection, order_id: UUID) -> None:
-    await conn.execute("UPDATE fulfilments SET started = true, updated_at = now() WHERE order_id = $1", order_id)
+_ATTEMPT = """
+WITH a AS (
+    INSERT INTO attempts (order_id, transaction_id, number, kind, outcome, provider_code, latency_ms, error)
+    VALUES ($1, $2, (SELECT count(*) + 1 FROM attempts WHERE order_id = $1 AND kind = $3), $3, $4, $5, $6, $7)
+), op AS (
+    UPDATE operations SET state = $8, result_code = $5, boss_serial = $9
+    WHERE transaction_id = $2 AND $8 <> 'pending'
+)"""
+
+_COUNT = """
+UPDATE fulfilments SET attempts = attempts + CASE WHEN $3 = 'status_query' THEN 0 ELSE 1 END,
+                       status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
+                       updated_at = now()
+WHERE order_id = $1
+RETURNING attempts
+"""
+
+# The attempt that decides the job: logged, and the outcome written with the event announcing it, in one
+# statement. Nothing is written for the outcome if the job had already ended (a lapsed lease lost a race).
+_COUNT_AND_FINISH = """,
+done AS (
+    UPDATE fulfilments SET attempts = attempts + CASE WHEN $3 = 'status_query' THEN 0 ELSE 1 END,
+                           status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
+                           state = $10, reason_code = $11, lease_owner = NULL, lease_until = NULL, updated_at = now()
+    WHERE order_id = $1 AND state IN ('pending', 'in_progress')
+    RETURNING attempts
+), announced AS (
+    INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+    SELECT $12, $13, $14, $15, $16 FROM done
+)
+SELECT attempts FROM done
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    """How a job ends: its state, our reason code, and the event that announces it."""
+
+    state: str
+    reason_code: str
+    event: OutboxRow
 
 
 async def record_attempt(conn: asyncpg.Connection, *, order_id: UUID, transaction_id: str, kind: str, outcome: str,
-                         provider_code: str, latency_ms: int, error: str) -> int:
-    """Log one call to BOSS; returns the job's write-attempt count after it."""
-    await conn.execute(
-        """INSERT INTO attempts (order_id, transaction_id, number, kind, outcome, provider_code, latency_ms, error)
-           VALUES ($1, $2, (SELECT count(*) + 1 FROM attempts WHERE order_id = $1 AND kind = $3),
-                   $3, $4, $5, $6, $7)""",
-        order_id, transaction_id, kind, outcome, provider_code, latency_ms, error,
-    )
-    column = "status_queries" if kind == "status_query" else "attempts"
-    count: int = await conn.fetchval(
-        f"UPDATE fulfilments SET {column} = {column} + 1, updated_at = now() WHERE order_id = $1 RETURNING attempts",
-        order_id,
-    )
-    return count
+                         provider_code: str, latency_ms: int, error: str, operation_state: str = "pending",
+                         boss_serial: str = "", finish: JobEnd | None = None) -> int | None:
+    """Log one call to BOSS (with what it settled about the operation), and with `finish`, end the job in
+    the same statement. Returns the job's write-attempt count, or None if `finish` found the job ended."""
+    args: list[object] = [order_id, transaction_id, kind, outcome, provider_code, latency_ms, error, operation_state,
+                          boss_serial]
+    if finish is None:
+        count: int = await conn.fetchval(_ATTEMPT + "\n" + _COUNT, *args)
+        return count
+    e = finish.event
+    result: int | None = await conn.fetchval(
+        _ATTEMPT + _COUNT_AND_FINISH, *args, finish.state, finish.reason_code, e.event_id, e.topic, e.key,
+        e.event_type, e.envelope)
+    return result
 
 
-async def operation_done(conn: asyncpg.Connection, transaction_id: str, state: str, result_code: str,
-                         boss_serial: str) -> None:
-    await conn.execute(
-        "UPDATE operations SET state = $2, result_code = $3, boss_serial = $4 WHERE transaction_id = $1",
-        transaction_id, state, result_code, boss_serial,
-    )
+_END = """
+WITH done AS (
+    UPDATE fulfilments SET state = $2, reason_code = $3, lease_owner = NULL, lease_until = NULL, updated_at = now()
+    WHERE order_id = $1 AND state IN ('pending', 'in_progress')
+    RETURNING attempts
+), announced AS (
+    INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+    SELECT $4, $5, $6, $7, $8 FROM done
+)
+SELECT attempts FROM done
+"""
 
 
-async def finish(conn: asyncpg.Connection, order_id: UUID, state: str, reason_code: str = "") -> None:
-    await conn.execute(
-        """UPDATE fulfilments SET state = $2, reason_code = $3, lease_owner = NULL, lease_until = NULL,
-                                  updated_at = now() WHERE order_id = $1""",
-        order_id, state, reason_code,
-    )
+async def end_job(conn: asyncpg.Connection, order_id: UUID, finish: JobEnd) -> bool:
+    """End the job with its outcome and event (no call decided it); False if it had already ended."""
+    e = finish.event
+    attempts = await conn.fetchval(_END, order_id, finish.state, finish.reason_code, e.event_id, e.topic, e.key,
+                                   e.event_type, e.envelope)
+    return attempts is not None
 
 
 async def reschedule(conn: asyncpg.Connection, order_id: UUID, delay_seconds: float, reason_code: str) -> None:
@@ -134,11 +204,6 @@ async def reschedule(conn: asyncpg.Connection, order_id: UUID, delay_seconds: fl
 
 async def get_job(conn: asyncpg.Connection, order_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM fulfilments WHERE order_id = $1", order_id)
-
-
-async def attempts_count(conn: asyncpg.Connection, order_id: UUID) -> int:
-    count: int = await conn.fetchval("SELECT attempts FROM fulfilments WHERE order_id = $1", order_id)
-    return count
 
 
 async def attempts_of(conn: asyncpg.Connection, order_id: UUID) -> list[asyncpg.Record]:

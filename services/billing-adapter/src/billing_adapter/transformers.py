@@ -1,9 +1,14 @@
 """The one place where BOSS's result codes and transport errors become our outcomes and reason codes
-(after Hyperswitch's `connectors/<name>/transformers.rs`)."""
+(after Hyperswitch's `connectors/<name>/transformers.rs`). Works on the HTTP status and the decoded body,
+so it knows nothing of the HTTP client."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
 
 from billing_adapter.domain.outcomes import Classified, Outcome
 
@@ -19,23 +24,24 @@ WRITE_CODES: dict[str, tuple[Outcome, str]] = {
 }
 
 
-def classify_write(response: httpx.Response) -> Classified:
-    code = _code(response)
+def classify_write(status: int, body: Mapping[str, Any]) -> Classified:
+    """The reply to a credit or data-pack call."""
+    code = str(body.get("result_code", ""))
     if code in WRITE_CODES:
         outcome, reason = WRITE_CODES[code]
-        return Classified(outcome, code, reason, boss_serial=str(_transaction(response).get("boss_serial", "")))
-    if response.status_code in (502, 503, 504) and not code:
+        return Classified(outcome, code, reason, boss_serial=str(_transaction(body).get("boss_serial", "")))
+    if status in (502, 503, 504) and not code:
         # A proxy in front of BOSS answered: the request was not processed.
-        return Classified(Outcome.RETRYABLE, str(response.status_code), "BOSS_BUSY")
+        return Classified(Outcome.RETRYABLE, str(status), "BOSS_BUSY")
     # An error BOSS does not document: we cannot know what it did.
-    return Classified(Outcome.UNKNOWN, code or str(response.status_code), "BOSS_UNEXPECTED_REPLY")
+    return Classified(Outcome.UNKNOWN, code or str(status), "BOSS_UNEXPECTED_REPLY")
 
 
-def classify_query(response: httpx.Response) -> Classified:
+def classify_query(status: int, body: Mapping[str, Any]) -> Classified:
     """The reply to a status query by transaction id."""
-    code = _code(response)
+    code = str(body.get("result_code", ""))
     if code == "0000":
-        txn = _transaction(response)
+        txn = _transaction(body)
         if txn.get("status") == "SUCCESS":
             return Classified(Outcome.SUCCESS, code, boss_serial=str(txn.get("boss_serial", "")))
         failed_code = str(txn.get("result_code", ""))
@@ -43,28 +49,18 @@ def classify_query(response: httpx.Response) -> Classified:
         return Classified(Outcome.TERMINAL_FAILURE, failed_code, reason or "BOSS_FAILED")
     if code == "3004":
         return Classified(Outcome.NOT_FOUND, code)
-    return Classified(Outcome.UNKNOWN, code or str(response.status_code), "BOSS_UNEXPECTED_REPLY")
+    return Classified(Outcome.UNKNOWN, code or str(status), "BOSS_UNEXPECTED_REPLY")
 
 
-def classify_transport_error(error: httpx.HTTPError) -> Classified:
+def classify_transport_error(error: BaseException) -> Classified:
     """A request that never reached BOSS is retryable; one that may have reached it is unknown."""
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return Classified(Outcome.RETRYABLE, "", "BOSS_UNREACHABLE", error=type(error).__name__)
-    return Classified(Outcome.UNKNOWN, "", "BOSS_NO_ANSWER", error=type(error).__name__)
+    if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+        return Classified(Outcome.UNKNOWN, "", "BOSS_NO_ANSWER", error=type(error).__name__)
+    raise error
 
 
-def _code(response: httpx.Response) -> str:
-    return str(_body(response).get("result_code", ""))
-
-
-def _body(response: httpx.Response) -> dict[str, object]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _transaction(response: httpx.Response) -> dict[str, object]:
-    txn = _body(response).get("transaction")
-    return txn if isinstance(txn, dict) else {}
+def _transaction(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    txn = body.get("transaction")
+    return txn if isinstance(txn, Mapping) else {}

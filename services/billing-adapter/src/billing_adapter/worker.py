@@ -22,9 +22,11 @@ import asyncio
 import contextlib
 import os
 import socket
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+from google.protobuf.message import Message
 
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient, Call
@@ -53,11 +55,11 @@ class FulfilmentWorker:
 
     # --- scheduling --------------------------------------------------------------------------------
 
-    def dispatch(self, order_id: UUID) -> None:
-        """Work on an order now (in the background)."""
+    def dispatch(self, order_id: UUID, job: Job | None = None) -> None:
+        """Work on an order now (in the background); `job` when this worker already holds its lease."""
         if self._stopping.is_set():
             return
-        task = asyncio.create_task(self._process_guarded(order_id))
+        task = asyncio.create_task(self._process_guarded(order_id, job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -87,79 +89,83 @@ class FulfilmentWorker:
 
     # --- one job -----------------------------------------------------------------------------------
 
-    async def _process_guarded(self, order_id: UUID) -> None:
+    async def _process_guarded(self, order_id: UUID, job: Job | None) -> None:
         try:
-            await self.process(order_id)
+            await self.process(order_id, job)
         except Exception:
             log.exception("fulfilment processing failed; the lease will lapse and it will be retried",
                           order_id=str(order_id))
 
-    async def process(self, order_id: UUID) -> None:
-        async with self.pool.acquire() as conn:
-            job = await repository.lease(conn, order_id, self.owner, self.settings.lease_seconds)
+    async def process(self, order_id: UUID, job: Job | None = None) -> None:
         if job is None:
-            return
-        if not job.started:
-            await self._emit(job.order_id, billing_pb2.FulfilmentStarted(order_id=str(job.order_id),
-                                                                         started_at=to_timestamp(utcnow())),
-                             mark_started=True)
+            async with self.pool.acquire() as conn:
+                job = await repository.lease(conn, order_id, self.owner, self.settings.lease_seconds)
+            if job is None:
+                return
         serials = [op.boss_serial for op in job.operations if op.state == "succeeded"]
-        for op in job.operations:
-            if op.state == "succeeded":
-                continue
-            done = await self._carry_out(job, op)
+        attempts = job.attempts
+        pending = [op for op in job.operations if op.state != "succeeded"]
+        for op in pending:
+            done = await self._carry_out(job, op, attempts, last=op is pending[-1], serials=serials)
             if done is None:
-                return  # rescheduled, failed or unknown: the job's fate is recorded
-            serials.append(done)
-        async with self.pool.acquire() as conn, conn.transaction():
-            attempts = await repository.attempts_count(conn, job.order_id)
-            await repository.finish(conn, job.order_id, "succeeded")
-            await self.outbox.add(conn, BILLING_TOPIC, billing_pb2.FulfilmentSucceeded(
-                order_id=str(job.order_id), attempts=attempts, boss_serials=serials,
-                completed_at=to_timestamp(utcnow())), aggregate_type="order", aggregate_id=str(job.order_id))
-        self.outbox.wake()
-        log.info("fulfilment succeeded", order_id=str(job.order_id), attempts=attempts)
+                return  # the job ended (succeeded, failed, unknown) or waits for a retry
+            attempts = done
 
-    async def _carry_out(self, job: Job, op: OperationRow) -> str | None:
-        """One operation, until it succeeds (returns BOSS's serial) or the job's fate is decided (None)."""
+    async def _carry_out(self, job: Job, op: OperationRow, attempts: int, *, last: bool,
+                         serials: list[str]) -> int | None:
+        """One operation. Returns the write attempts so far when it succeeded and more operations follow;
+        None when the job ended or waits for a retry. Every call to BOSS is logged before its consequence is
+        acted on; the call that ends the job is logged in the statement that writes the outcome and its event."""
+        order_id = str(job.order_id)
         while True:
-            call = await self._write(job, op)
-            attempts = await self._log(job, op, op.kind, call)
-            result = call.result
-            if result.outcome is Outcome.UNKNOWN:
+            call, kind = await self._write(job, op), op.kind
+            attempts += 1
+            if call.result.outcome is Outcome.UNKNOWN:
+                await self._log(job, op, kind, call)
                 resolved = await self._resolve_unknown(job, op)
                 if resolved is None:
-                    await self._conclude_unknown(job, result.reason_code)
+                    reason_code = call.result.reason_code or "BOSS_NO_ANSWER"
+                    await self._end(job, "unknown", reason_code, billing_pb2.FulfilmentOutcomeUnknown(
+                        order_id=order_id, attempts=attempts, reason_code=reason_code,
+                        reason="BOSS did not answer and its status queries could not tell", at=to_timestamp(utcnow())))
+                    log.warning("fulfilment outcome unknown; a person must decide", order_id=order_id)
                     return None
-                call = resolved
-                result = call.result
-                if result.outcome is Outcome.NOT_FOUND:
-                    # BOSS never got it: sending it again with the same transaction id is safe.
-                    if attempts > self.settings.retries:
-                        await self._fail(job, "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "BOSS never recorded the call")
-                        return None
-                    continue
+                call, kind = resolved, "status_query"
+            result = call.result
+            if result.outcome is Outcome.NOT_FOUND:  # (a status query) BOSS never got the write
+                if attempts > self.settings.retries:
+                    await self._end(job, "failed", "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", billing_pb2.FulfilmentFailed(
+                        order_id=order_id, attempts=attempts, reason_code="BOSS_NO_ANSWER_RETRIES_EXHAUSTED",
+                        reason="BOSS never recorded the call", failed_at=to_timestamp(utcnow())),
+                        decided_by=(op, kind, call, "pending"))
+                    return None
+                await self._log(job, op, kind, call)
+                continue  # sending it again with the same transaction id is safe
             if result.outcome is Outcome.SUCCESS:
-                async with self.pool.acquire() as conn:
-                    await repository.operation_done(conn, op.transaction_id, "succeeded", result.provider_code,
-                                                    result.boss_serial)
-                return result.boss_serial
+                serials.append(result.boss_serial)
+                if not last:
+                    await self._log(job, op, kind, call, settled="succeeded")
+                    return attempts
+                event = billing_pb2.FulfilmentSucceeded(order_id=order_id, attempts=attempts, boss_serials=serials,
+                                                        completed_at=to_timestamp(utcnow()))
+                if await self._end(job, "succeeded", "", event, decided_by=(op, kind, call, "succeeded")):
+                    log.info("fulfilment succeeded", order_id=order_id, attempts=attempts)
+                return None
             if result.outcome is Outcome.TERMINAL_FAILURE:
-                async with self.pool.acquire() as conn:
-                    await repository.operation_done(conn, op.transaction_id, "failed", result.provider_code, "")
-                await self._fail(job, result.reason_code, f"BOSS refused: {result.provider_code}")
+                await self._fail(job, attempts, result.reason_code, f"BOSS refused: {result.provider_code}",
+                                 decided_by=(op, kind, call, "failed"))
                 return None
-            # retryable
+            # retryable: BOSS did not do it and says so
             if attempts > self.settings.retries:
-                await self._fail(job, "BOSS_BUSY_RETRIES_EXHAUSTED",
-                                 f"BOSS busy on all {attempts} attempts")
+                await self._fail(job, attempts, "BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts",
+                                 decided_by=(op, kind, call, "pending"))
                 return None
+            await self._log(job, op, kind, call)
             delay = backoff(attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds)
             async with self.pool.acquire() as conn:
                 await repository.reschedule(conn, job.order_id, delay, result.reason_code)
             self.dispatch_later(job.order_id, delay)
-            log.info("fulfilment retry scheduled", order_id=str(job.order_id), attempts=attempts,
-                     delay_s=round(delay, 3))
+            log.info("fulfilment retry scheduled", order_id=order_id, attempts=attempts, delay_s=round(delay, 3))
             return None
 
     async def _write(self, job: Job, op: OperationRow) -> Call:
@@ -168,47 +174,46 @@ class FulfilmentWorker:
         return await self.boss.data_pack(op.transaction_id, job.account_type, job.account_id, op.pack_code)
 
     async def _resolve_unknown(self, job: Job, op: OperationRow) -> Call | None:
-        """Ask BOSS what happened; None if it cannot tell us within the bounded queries."""
+        """Ask BOSS what happened; None if it cannot tell us within the bounded queries (each one logged)."""
         for query in range(1, self.settings.status_queries + 1):
             await asyncio.sleep(self.settings.status_query_backoff_seconds * 2 ** (query - 1))
             call = await self.boss.query(op.transaction_id)
-            await self._log(job, op, "status_query", call)
             if call.result.outcome is not Outcome.UNKNOWN:
-                return call
+                return call  # logged by whoever acts on it
+            await self._log(job, op, "status_query", call)
         return None
 
-    async def _log(self, job: Job, op: OperationRow, kind: str, call: Call) -> int:
+    @staticmethod
+    def _attempt(job: Job, op: OperationRow, kind: str, call: Call, settled: str) -> dict[str, Any]:
+        return {"order_id": job.order_id, "transaction_id": op.transaction_id, "kind": kind,
+                "outcome": call.result.outcome.value, "provider_code": call.result.provider_code,
+                "latency_ms": call.latency_ms, "error": call.result.error, "operation_state": settled,
+                "boss_serial": call.result.boss_serial}
+
+    async def _log(self, job: Job, op: OperationRow, kind: str, call: Call, *, settled: str = "pending") -> None:
         async with self.pool.acquire() as conn:
-            return await repository.record_attempt(
-                conn, order_id=job.order_id, transaction_id=op.transaction_id, kind=kind,
-                outcome=call.result.outcome.value, provider_code=call.result.provider_code,
-                latency_ms=call.latency_ms, error=call.result.error,
-            )
+            await repository.record_attempt(conn, **self._attempt(job, op, kind, call, settled))
 
-    async def _fail(self, job: Job, reason_code: str, reason: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            attempts = await repository.attempts_count(conn, job.order_id)
-            await repository.finish(conn, job.order_id, "failed", reason_code)
-            await self.outbox.add(conn, BILLING_TOPIC, billing_pb2.FulfilmentFailed(
-                order_id=str(job.order_id), attempts=attempts, reason_code=reason_code, reason=reason,
-                failed_at=to_timestamp(utcnow())), aggregate_type="order", aggregate_id=str(job.order_id))
-        self.outbox.wake()
-        log.info("fulfilment failed", order_id=str(job.order_id), reason_code=reason_code, attempts=attempts)
+    async def _fail(self, job: Job, attempts: int, reason_code: str, reason: str, *,
+                    decided_by: tuple[OperationRow, str, Call, str]) -> None:
+        event = billing_pb2.FulfilmentFailed(order_id=str(job.order_id), attempts=attempts, reason_code=reason_code,
+                                             reason=reason, failed_at=to_timestamp(utcnow()))
+        if await self._end(job, "failed", reason_code, event, decided_by=decided_by):
+            log.info("fulfilment failed", order_id=str(job.order_id), reason_code=reason_code, attempts=attempts)
 
-    async def _conclude_unknown(self, job: Job, reason_code: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            attempts = await repository.attempts_count(conn, job.order_id)
-            await repository.finish(conn, job.order_id, "unknown", reason_code or "BOSS_NO_ANSWER")
-            await self.outbox.add(conn, BILLING_TOPIC, billing_pb2.FulfilmentOutcomeUnknown(
-                order_id=str(job.order_id), attempts=attempts, reason_code=reason_code or "BOSS_NO_ANSWER",
-                reason="BOSS did not answer and its status queries could not tell", at=to_timestamp(utcnow())),
-                aggregate_type="order", aggregate_id=str(job.order_id))
-        self.outbox.wake()
-        log.warning("fulfilment outcome unknown; a person must decide", order_id=str(job.order_id))
-
-    async def _emit(self, order_id: UUID, event: billing_pb2.FulfilmentStarted, *, mark_started: bool) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if mark_started:
-                await repository.mark_started(conn, order_id)
-            await self.outbox.add(conn, BILLING_TOPIC, event, aggregate_type="order", aggregate_id=str(order_id))
-        self.outbox.wake()
+    async def _end(self, job: Job, state: str, reason_code: str, event: Message, *,
+                   decided_by: tuple[OperationRow, str, Call, str] | None = None) -> bool:
+        """End the job: its outcome and the event announcing it in one statement, together with the call that
+        decided it (operation, kind, call, the operation's new state). False if the job had already ended."""
+        finish = repository.JobEnd(state, reason_code, self.outbox.row(
+            BILLING_TOPIC, event, aggregate_type="order", aggregate_id=str(job.order_id)))
+        async with self.pool.acquire() as conn:
+            if decided_by is None:
+                ended = await repository.end_job(conn, job.order_id, finish)
+            else:
+                op, kind, call, settled = decided_by
+                ended = await repository.record_attempt(
+                    conn, **self._attempt(job, op, kind, call, settled), finish=finish) is not None
+        if ended:
+            self.outbox.wake()
+        return ended

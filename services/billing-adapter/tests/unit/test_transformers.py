@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import random
 
-import httpx
+import aiohttp
 import pytest
 
 from billing_adapter.domain.outcomes import Outcome, backoff
 from billing_adapter.transformers import classify_query, classify_transport_error, classify_write
 
 
-def _reply(code: str, http: int = 200, **txn: object) -> httpx.Response:
-    body: dict[str, object] = {"result_code": code}
-    if txn:
-        body["transaction"] = txn
-    return httpx.Response(http, json=body)
+def _body(code: str, **txn: object) -> dict[str, object]:
+    return {"result_code": code, **({"transaction": txn} if txn else {})}
 
 
 @pytest.mark.parametrize(
@@ -29,28 +26,35 @@ def _reply(code: str, http: int = 200, **txn: object) -> httpx.Response:
     ],
 )
 def test_write_codes(code: str, http: int, outcome: Outcome, reason: str) -> None:
-    result = classify_write(_reply(code, http, boss_serial="B1"))
+    result = classify_write(http, _body(code, boss_serial="B1"))
     assert (result.outcome, result.reason_code) == (outcome, reason)
 
 
+def test_the_serial_of_a_success_is_kept() -> None:
+    assert classify_write(200, _body("0000", boss_serial="B1")).boss_serial == "B1"
+
+
 def test_proxy_errors_without_a_boss_code_are_retryable() -> None:
-    assert classify_write(httpx.Response(502, text="bad gateway")).outcome is Outcome.RETRYABLE
+    assert classify_write(502, {}).outcome is Outcome.RETRYABLE
+    assert classify_write(500, {}).outcome is Outcome.UNKNOWN  # BOSS itself failed: it may have done it
 
 
 def test_query_outcomes() -> None:
-    assert classify_query(_reply("0000", status="SUCCESS", boss_serial="B9")).boss_serial == "B9"
-    failed = classify_query(_reply("0000", status="FAILED", result_code="2002"))
+    assert classify_query(200, _body("0000", status="SUCCESS", boss_serial="B9")).boss_serial == "B9"
+    failed = classify_query(200, _body("0000", status="FAILED", result_code="2002"))
     assert (failed.outcome, failed.reason_code) == (Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_SUSPENDED")
-    assert classify_query(_reply("3004", 404)).outcome is Outcome.NOT_FOUND
-    assert classify_query(httpx.Response(500, text="oops")).outcome is Outcome.UNKNOWN
+    assert classify_query(404, _body("3004")).outcome is Outcome.NOT_FOUND
+    assert classify_query(500, {}).outcome is Outcome.UNKNOWN
 
 
 def test_transport_errors_never_reached_boss_vs_maybe_did() -> None:
-    request = httpx.Request("POST", "http://boss")
-    assert classify_transport_error(httpx.ConnectError("refused", request=request)).outcome is Outcome.RETRYABLE
-    assert classify_transport_error(httpx.ConnectTimeout("slow", request=request)).outcome is Outcome.RETRYABLE
-    assert classify_transport_error(httpx.ReadTimeout("no reply", request=request)).outcome is Outcome.UNKNOWN
-    assert classify_transport_error(httpx.RemoteProtocolError("cut", request=request)).outcome is Outcome.UNKNOWN
+    refused = aiohttp.ClientConnectorError(aiohttp.client_reqrep.ConnectionKey(
+        "boss", 80, False, True, None, None, None), OSError(111, "refused"))
+    assert classify_transport_error(refused).outcome is Outcome.RETRYABLE
+    assert classify_transport_error(aiohttp.ConnectionTimeoutError()).outcome is Outcome.RETRYABLE
+    assert classify_transport_error(TimeoutError()).outcome is Outcome.UNKNOWN  # sent, no reply in time
+    assert classify_transport_error(aiohttp.ServerDisconnectedError()).outcome is Outcome.UNKNOWN
+    assert classify_transport_error(aiohttp.SocketTimeoutError()).outcome is Outcome.UNKNOWN
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:

@@ -92,6 +92,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=FastJSON,
+        # FastAPI's own OpenTelemetry: the HTTP server span (continuing the caller's trace) when tracing is on.
+        telemetry={"operation_spans": False, "metrics": False, "logs": False,
+                   "exclude": lambda scope: scope.get("path") in ("/healthz", "/readyz", "/metrics")},
     )
     app.add_middleware(RequestContextMiddleware)
 

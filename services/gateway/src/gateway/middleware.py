@@ -1,5 +1,5 @@
 """One pure-ASGI middleware for every request: a request id (echoed as X-Request-Id and bound into every
-log line), a SERVER span continuing the caller's trace, and the per-route metrics."""
+log line) and the per-route metrics. (The HTTP server span is FastAPI's own telemetry, when tracing is on.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import time
 from typing import Any
 
 import structlog
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,7 +19,6 @@ REQUESTS = Counter("topup_http_requests_total", "HTTP requests by route, method 
 LATENCY = Histogram("topup_http_request_seconds", "HTTP request latency by route", ["route", "method"],
                     buckets=LATENCY_BUCKETS)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{8,64}$")
-tracer = trace.get_tracer("gateway")
 
 
 class RequestContextMiddleware:
@@ -32,8 +29,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        incoming = headers.get("x-request-id", "")
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_id_str()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -48,16 +44,9 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        token = otel_context.attach(propagate.extract(headers))
         try:
-            with tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=trace.SpanKind.SERVER,
-                                              attributes={"http.request.method": scope["method"],
-                                                          "url.path": scope["path"],
-                                                          "topup.request_id": request_id}) as span:
-                await self.app(scope, receive, send_wrapper)
-                span.set_attribute("http.response.status_code", status)
+            await self.app(scope, receive, send_wrapper)
         finally:
-            otel_context.detach(token)
             route = _route_template(scope)
             REQUESTS.labels(route, scope["method"], str(status)).inc()
             LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)

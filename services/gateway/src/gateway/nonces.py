@@ -14,24 +14,39 @@ import contextlib
 
 import asyncpg
 
+from topup_platform.batching import MicroBatcher
 from topup_platform.logging import get_logger
 
 log = get_logger(__name__)
 
 
 class NonceStore:
-    def __init__(self, pool: asyncpg.Pool, window_seconds: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, window_seconds: int, *, max_batch: int = 64, max_in_flight: int = 2) -> None:
         self.pool = pool
         self.window_seconds = window_seconds
         self._stopping = asyncio.Event()
+        self._claims: MicroBatcher[tuple[str, str], bool] = MicroBatcher(
+            self._claim_batch, max_batch=max_batch, max_in_flight=max_in_flight)
 
     async def claim(self, channel_id: str, nonce: str) -> bool:
-        """True the first time a (channel, nonce) is seen; False for a replay."""
+        """True the first time a (channel, nonce) is seen; False for a replay. Concurrent claims are written
+        in one statement."""
+        return await self._claims.submit((channel_id, nonce))
+
+    async def _claim_batch(self, items: list[tuple[str, str]]) -> list[bool]:
         async with self.pool.acquire() as conn:
-            return bool(await conn.fetchval(
-                "INSERT INTO nonces (channel_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                channel_id, nonce,
-            ))
+            rows = await conn.fetch(
+                """INSERT INTO nonces (channel_id, nonce)
+                   SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING
+                   RETURNING channel_id, nonce""",
+                [c for c, _ in items], [n for _, n in items],
+            )
+        fresh = {(r["channel_id"], r["nonce"]) for r in rows}
+        out = []
+        for item in items:
+            out.append(item in fresh)
+            fresh.discard(item)  # the same nonce twice in one batch: only the first is new
+        return out
 
     async def purge(self) -> int:
         """Forget nonces older than twice the window (a timestamp can be up to one window either side)."""

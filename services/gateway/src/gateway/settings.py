@@ -26,6 +26,10 @@ class GatewaySettings(PlatformSettings):
     #: deadlines of the synchronous path (seconds)
     risk_timeout_seconds: float = 1.0
     orders_timeout_seconds: float = 3.0
+    #: micro-batching of the synchronous path: at most this many requests per batch call, and this many
+    #: batch calls in flight per peer before new requests wait for the next batch
+    batch_max_items: int = 64
+    batch_max_in_flight: int = 2
     #: the signature window of the contract: |server time - X-Timestamp| <= this
     timestamp_window_seconds: int = 300
     #: AES-256-GCM key (base64 of 32 bytes) that encrypts channel secrets at rest

@@ -13,24 +13,23 @@ BILLING = "billing-adapter"
 
 
 def billing_handlers(service: OrdersService) -> dict[type, Handler]:
+    async def transition(ctx: EventContext, order_id: str, transition: Transition, **why: str) -> None:
+        await service.transition(ctx.conn, UUID(order_id), transition, actor_kind="service", actor_id=BILLING, **why)
+        ctx.after_commit(service.outbox.wake)
+
     async def started(ctx: EventContext, event: billing_pb2.FulfilmentStarted) -> None:
-        await service.transition(ctx.conn, UUID(event.order_id), Transition.START_FULFILMENT,
-                                 actor_kind="service", actor_id=BILLING)
+        await transition(ctx, event.order_id, Transition.START_FULFILMENT)
 
     async def succeeded(ctx: EventContext, event: billing_pb2.FulfilmentSucceeded) -> None:
-        await service.transition(ctx.conn, UUID(event.order_id), Transition.SUCCEED,
-                                 actor_kind="service", actor_id=BILLING,
-                                 reason=f"credited at BOSS after {event.attempts} attempt(s)")
+        await transition(ctx, event.order_id, Transition.SUCCEED,
+                         reason=f"credited at BOSS after {event.attempts} attempt(s)")
 
     async def failed(ctx: EventContext, event: billing_pb2.FulfilmentFailed) -> None:
-        await service.transition(ctx.conn, UUID(event.order_id), Transition.FAIL,
-                                 actor_kind="service", actor_id=BILLING,
-                                 reason_code=event.reason_code, reason=event.reason)
+        await transition(ctx, event.order_id, Transition.FAIL, reason_code=event.reason_code, reason=event.reason)
 
     async def unknown(ctx: EventContext, event: billing_pb2.FulfilmentOutcomeUnknown) -> None:
-        await service.transition(ctx.conn, UUID(event.order_id), Transition.OUTCOME_UNKNOWN,
-                                 actor_kind="service", actor_id=BILLING,
-                                 reason_code=event.reason_code, reason=event.reason)
+        await transition(ctx, event.order_id, Transition.OUTCOME_UNKNOWN, reason_code=event.reason_code,
+                         reason=event.reason)
 
     return {
         billing_pb2.FulfilmentStarted: started,

@@ -8,9 +8,10 @@ import grpc
 
 from orders import convert
 from orders.domain.errors import InvalidRequest
-from orders.domain.models import RechargeRequest
+from orders.domain.models import RechargeRequest, RiskDecision
 from orders.service import OrdersService
 from topup.orders.v1 import orders_pb2, orders_pb2_grpc
+from topup_platform.errors import DomainError
 
 CHANNEL_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 
@@ -49,6 +50,27 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         decision = convert.decision_from_pb(request.risk_decision)
         order, replayed = await self.service.create_recharge(req, decision)
         return orders_pb2.CreateRechargeResponse(order=order, replayed=replayed)
+
+    async def CreateRechargeBatch(
+        self, request: orders_pb2.CreateRechargeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.CreateRechargeBatchResponse:
+        results = [orders_pb2.CreateRechargeResult() for _ in request.items]
+        valid: list[tuple[int, tuple[RechargeRequest, RiskDecision, dict[str, str]]]] = []
+        for i, item in enumerate(request.items):
+            try:
+                # Each item's events carry its own request's trace context, not the batch call's.
+                valid.append((i, (_validate_create(item), convert.decision_from_pb(item.risk_decision),
+                                  dict(item.trace_context))))
+            except DomainError as err:
+                results[i].error.CopyFrom(err.to_error_pb())
+        created = await self.service.create_recharges([args for _, args in valid])
+        for (i, _), outcome in zip(valid, created, strict=True):
+            if isinstance(outcome, DomainError):
+                results[i].error.CopyFrom(outcome.to_error_pb())
+            else:
+                order, replayed = outcome
+                results[i].created.CopyFrom(orders_pb2.CreateRechargeResponse(order=order, replayed=replayed))
+        return orders_pb2.CreateRechargeBatchResponse(results=results)
 
     async def GetOrder(
         self, request: orders_pb2.GetOrderRequest, context: grpc.aio.ServicerContext

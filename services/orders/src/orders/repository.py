@@ -3,6 +3,7 @@ the transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -11,6 +12,7 @@ from orders.domain.accounts import Account, AccountType
 from orders.domain.catalog import Product, ProductKind
 from orders.domain.models import Order, Payment, PaymentMethod, StatusChange
 from orders.domain.state import Status, Transition
+from topup_platform.outbox import OutboxRow
 
 _ORDER_COLUMNS = """order_id, channel_id, channel_order_id, account_type, account_id, sku, face_value_fen, price_fen,
     payment_method, payment_transaction_id, paid_fen, payer_account, notify_url, status, status_reason_code,
@@ -89,22 +91,78 @@ async def seed_list_prices(conn: asyncpg.Connection, channel_id: str) -> None:
 
 # --- orders --------------------------------------------------------------------------------------------
 
-async def insert_order(
-    conn: asyncpg.Connection, order: Order, *, request_hash: bytes, risk_outcome: str, first_response: bytes
-) -> bool:
-    """Insert a new order; False when (channel_id, channel_order_id) exists already."""
-    inserted = await conn.fetchval(
-        f"""INSERT INTO orders ({_ORDER_COLUMNS}, request_hash, risk_outcome, first_response)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-            ON CONFLICT (channel_id, channel_order_id) DO NOTHING
-            RETURNING true""",
-        order.order_id, order.channel_id, order.channel_order_id, order.account.type.value, order.account.id,
-        order.sku, order.face_value_fen, order.price_fen, order.payment.method.value,
-        order.payment.transaction_id, order.payment.paid_fen, order.payment.payer_account, order.notify_url,
-        order.status.value, order.status_reason_code, order.risk_decision_id, order.created_at, order.updated_at,
-        request_hash, risk_outcome, first_response,
-    )
-    return bool(inserted)
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """Everything written when an order is created."""
+
+    order: Order
+    change: StatusChange
+    request_hash: bytes
+    risk_outcome: str
+    first_response: bytes
+    #: the carrier the account's number segment was issued to (a ported-number override may change it)
+    segment_carrier: str | None
+    events: list[OutboxRow]
+
+
+# One statement for a whole batch of new orders: one round trip and one commit. Per order: the ported-number
+# check (携号转网), the order, its first history row and its events, in their order. An order is written only
+# if its account is served and its (channel_id, channel_order_id) is new; two identical ones in one batch
+# leave the second unwritten (it is then answered as a replay of the first).
+_CREATE_ORDERS = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                         $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[],
+                         $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[], $19::bytea[], $20::text[],
+                         $21::bytea[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[])
+        AS i({_ORDER_COLUMNS}, request_hash, risk_outcome, first_response, ported_key, segment_carrier,
+             transition, actor_kind, actor_id)
+), routed AS (
+    SELECT i.*, coalesce(p.carrier, i.segment_carrier) AS carrier
+    FROM input i LEFT JOIN ported_numbers p ON p.number = i.ported_key
+), o AS (
+    INSERT INTO orders ({_ORDER_COLUMNS}, request_hash, risk_outcome, first_response)
+    SELECT {_ORDER_COLUMNS}, request_hash, risk_outcome, first_response FROM routed WHERE carrier = 'unicom'
+    ON CONFLICT (channel_id, channel_order_id) DO NOTHING
+    RETURNING order_id
+), h AS (
+    INSERT INTO order_history (order_id, from_status, to_status, transition, reason_code, reason, actor_kind,
+                               actor_id, at)
+    SELECT r.order_id, NULL, r.status, r.transition, r.status_reason_code, '', r.actor_kind, r.actor_id, r.created_at
+    FROM routed r JOIN o ON o.order_id = r.order_id
+), e AS (
+    INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+    SELECT ev.event_id, ev.topic, ev.key, ev.event_type, ev.envelope
+    FROM unnest($27::uuid[], $28::uuid[], $29::text[], $30::text[], $31::text[], $32::bytea[]) WITH ORDINALITY
+        AS ev(order_id, event_id, topic, key, event_type, envelope, n)
+    JOIN o ON o.order_id = ev.order_id
+    ORDER BY ev.n
+)
+SELECT r.order_id, r.carrier, o.order_id IS NOT NULL AS inserted FROM routed r LEFT JOIN o ON o.order_id = r.order_id
+"""
+
+
+async def create_orders(conn: asyncpg.Connection, new: list[NewOrder]) -> dict[UUID, tuple[bool, str | None]]:
+    """Create the orders with their history and events. Returns, per order id, (written, the carrier serving
+    the account); not written means the account is not served or the channel_order_id exists already."""
+    columns: list[list[object]] = [[] for _ in range(26)]
+    events: list[list[object]] = [[] for _ in range(6)]
+    for n in new:
+        o = n.order
+        row = (o.order_id, o.channel_id, o.channel_order_id, o.account.type.value, o.account.id, o.sku,
+               o.face_value_fen, o.price_fen, o.payment.method.value, o.payment.transaction_id, o.payment.paid_fen,
+               o.payment.payer_account, o.notify_url, o.status.value, o.status_reason_code, o.risk_decision_id,
+               o.created_at, o.updated_at, n.request_hash, n.risk_outcome, n.first_response,
+               o.account.id if o.account.type is AccountType.MOBILE else None, n.segment_carrier,
+               n.change.transition.value, n.change.actor_kind, n.change.actor_id)
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+        for ev in n.events:
+            for ev_column, cell in zip(events, (o.order_id, ev.event_id, ev.topic, ev.key, ev.event_type,
+                                                ev.envelope), strict=True):
+                ev_column.append(cell)
+    rows = await conn.fetch(_CREATE_ORDERS, *columns, *events)
+    return {r["order_id"]: (r["inserted"], r["carrier"]) for r in rows}
 
 
 async def first_response(
@@ -132,20 +190,24 @@ async def get_by_channel_order_id(conn: asyncpg.Connection, channel_id: str, cha
     return _order(row) if row else None
 
 
-async def update_status(conn: asyncpg.Connection, order: Order) -> None:
-    await conn.execute(
-        "UPDATE orders SET status = $2, status_reason_code = $3, updated_at = $4 WHERE order_id = $1",
-        order.order_id, order.status.value, order.status_reason_code, order.updated_at,
-    )
+_TRANSITION = """
+WITH o AS (
+    UPDATE orders SET status = $2, status_reason_code = $3, updated_at = $4 WHERE order_id = $1 RETURNING order_id
+), h AS (
+    INSERT INTO order_history (order_id, from_status, to_status, transition, reason_code, reason, actor_kind,
+                               actor_id, at)
+    SELECT order_id, $5, $2, $6, $3, $7, $8, $9, $4 FROM o
+)
+INSERT INTO outbox (event_id, topic, key, event_type, envelope) SELECT $10, $11, $12, $13, $14 FROM o
+"""
 
 
-async def insert_history(conn: asyncpg.Connection, order_id: UUID, change: StatusChange) -> None:
+async def save_transition(conn: asyncpg.Connection, order: Order, change: StatusChange, event: OutboxRow) -> None:
+    """The new status, its history row and its event, in one statement (the caller holds the row lock)."""
     await conn.execute(
-        """INSERT INTO order_history (order_id, from_status, to_status, transition, reason_code, reason,
-                                      actor_kind, actor_id, at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        order_id, change.from_status.value if change.from_status else None, change.to_status.value,
-        change.transition.value, change.reason_code, change.reason, change.actor_kind, change.actor_id, change.at,
+        _TRANSITION, order.order_id, order.status.value, order.status_reason_code, order.updated_at,
+        change.from_status.value if change.from_status else None, change.transition.value, change.reason,
+        change.actor_kind, change.actor_id, event.event_id, event.topic, event.key, event.event_type, event.envelope,
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from uuid import UUID
 
 import asyncpg
 
 from orders import convert, repository
-from orders.catalog import Catalog
+from orders.catalog import Catalog, CatalogSnapshot
 from orders.domain.accounts import UNICOM, Account, AccountType, carrier_of
 from orders.domain.catalog import PricedProduct
 from orders.domain.errors import (
@@ -28,6 +29,7 @@ from orders.domain.models import (
 )
 from orders.domain.state import Status, Transition, next_status
 from topup.orders.v1 import orders_pb2
+from topup_platform import telemetry
 from topup_platform.events import ORDERS_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
@@ -66,54 +68,76 @@ class OrdersService:
 
     async def create_recharge(self, req: RechargeRequest, decision: RiskDecision) -> tuple[orders_pb2.Order, bool]:
         """Create the order, or replay the response stored for the same request. Returns (order, replayed)."""
+        result = (await self.create_recharges([(req, decision, telemetry.inject_context())]))[0]
+        if isinstance(result, OrdersError):
+            raise result
+        return result
+
+    async def create_recharges(
+        self, items: list[tuple[RechargeRequest, RiskDecision, Mapping[str, str]]]
+    ) -> list[tuple[orders_pb2.Order, bool] | OrdersError]:
+        """Create many orders at once (the gateway coalesces concurrent requests): one statement writes every
+        new order with its history and events (`repository.create_orders`). For each item: (the response,
+        replayed?) or the error that item alone gets. A request that fails a check is first looked up as a
+        possible retry of an order accepted earlier, which is answered even if prices or routing changed.
+        Each item's events carry that item's own trace context."""
+        results: list[tuple[orders_pb2.Order, bool] | OrdersError | None] = [None] * len(items)
+        prepared: list[tuple[int, RechargeRequest, repository.NewOrder]] = []
+        failed: list[tuple[int, RechargeRequest, OrdersError]] = []
+        snapshot = self.catalog.snapshot
+        for i, (req, decision, trace_context) in enumerate(items):
+            try:
+                prepared.append((i, req, self._new_order(req, decision, snapshot, trace_context)))
+            except OrdersError as err:
+                failed.append((i, req, err))
+        async with self.pool.acquire() as conn:
+            written = await repository.create_orders(conn, [n for _, _, n in prepared]) if prepared else {}
+            for i, req, new in prepared:
+                inserted, carrier = written[new.order.order_id]
+                if inserted:
+                    results[i] = (orders_pb2.Order.FromString(new.first_response), False)
+                    log.info("order created", order_id=str(new.order.order_id), channel=req.channel_id,
+                             sku=req.sku, status=new.order.status.value)
+                else:  # a retry, an identical request that won the race, or an account we do not serve
+                    failed.append((i, req, AccountNotServed("we do not serve this account",
+                                                            carrier=carrier or "unknown")))
+            for i, req, refusal in failed:
+                try:
+                    replay = await self._replay(conn, req, req.fingerprint())
+                except OrdersError as conflict:
+                    results[i] = conflict
+                else:
+                    results[i] = (replay, True) if replay is not None else refusal
+        if len(failed) < len(prepared) + len(failed):
+            self.outbox.wake()
+        return [r for r in results if r is not None]
+
+    def _new_order(self, req: RechargeRequest, decision: RiskDecision, snapshot: CatalogSnapshot,
+                   trace_context: Mapping[str, str]) -> repository.NewOrder:
         if decision.outcome not in _FIRST_TRANSITION:
             raise InvalidRequest(f"an order cannot be created on a {decision.outcome.value} decision")
-        fingerprint = req.fingerprint()
-        async with self.pool.acquire() as conn:
-            try:
-                if await self.carrier(conn, req.account) != UNICOM:
-                    raise AccountNotServed("we do not serve this account")
-                product, price = self.catalog.snapshot.check_price(
-                    req.channel_id, req.account, req.sku, req.payment.paid_fen
-                )
-            except OrdersError:
-                # A retry of an order accepted earlier is answered even if prices or routing changed since.
-                replay = await self._replay(conn, req, fingerprint)
-                if replay is not None:
-                    return replay, True
-                raise
-
-            transition, reason_code = _FIRST_TRANSITION[decision.outcome]
-            now = utcnow()
-            order = Order(
-                order_id=new_id(), channel_id=req.channel_id, channel_order_id=req.channel_order_id,
-                account=req.account, sku=req.sku, face_value_fen=product.face_value_fen, price_fen=price,
-                payment=req.payment, status=next_status(None, transition), status_reason_code=reason_code,
-                notify_url=req.notify_url, risk_decision_id=decision.decision_id, created_at=now, updated_at=now,
-            )
-            change = StatusChange(None, order.status, transition, reason_code, "", "channel", req.channel_id, now)
-            response = convert.order_to_pb(order)
-            async with conn.transaction():
-                inserted = await repository.insert_order(
-                    conn, order, request_hash=fingerprint, risk_outcome=decision.outcome.value,
-                    first_response=response.SerializeToString(),
-                )
-                if inserted:
-                    await repository.insert_history(conn, order.order_id, change)
-                    await self._announce(conn, order, change)
-                    if transition is Transition.ACCEPT:
-                        await self.outbox.add(conn, ORDERS_TOPIC,
-                                              convert.fulfilment_requested_event(order, operations_for(order.order_id,
-                                                                                                       product)),
-                                              aggregate_type="order", aggregate_id=str(order.order_id))
-            if not inserted:  # lost a race with an identical (or conflicting) request
-                replay = await self._replay(conn, req, fingerprint)
-                assert replay is not None
-                return replay, True
-        self.outbox.wake()
-        log.info("order created", order_id=str(order.order_id), channel=req.channel_id, sku=req.sku,
-                 status=order.status.value)
-        return response, False
+        product, price = snapshot.check_price(req.channel_id, req.account, req.sku, req.payment.paid_fen)
+        transition, reason_code = _FIRST_TRANSITION[decision.outcome]
+        now = utcnow()
+        order = Order(
+            order_id=new_id(), channel_id=req.channel_id, channel_order_id=req.channel_order_id,
+            account=req.account, sku=req.sku, face_value_fen=product.face_value_fen, price_fen=price,
+            payment=req.payment, status=next_status(None, transition), status_reason_code=reason_code,
+            notify_url=req.notify_url, risk_decision_id=decision.decision_id, created_at=now, updated_at=now,
+        )
+        change = StatusChange(None, order.status, transition, reason_code, "", "channel", req.channel_id, now)
+        key = str(order.order_id)
+        events = [self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change),
+                                  aggregate_type="order", aggregate_id=key, trace_context=trace_context)]
+        if transition is Transition.ACCEPT:
+            events.append(self.outbox.row(
+                ORDERS_TOPIC, convert.fulfilment_requested_event(order, operations_for(order.order_id, product)),
+                aggregate_type="order", aggregate_id=key, trace_context=trace_context))
+        return repository.NewOrder(
+            order=order, change=change, request_hash=req.fingerprint(), risk_outcome=decision.outcome.value,
+            first_response=convert.order_to_pb(order).SerializeToString(),
+            segment_carrier=carrier_of(req.account, snapshot.segments, None), events=events,
+        )
 
     async def _replay(
         self, conn: asyncpg.Connection, req: RechargeRequest, fingerprint: bytes
@@ -175,14 +199,10 @@ class OrdersService:
         now = utcnow()
         change = StatusChange(order.status, target, transition, reason_code, reason, actor_kind, actor_id, now)
         order = replace(order, status=target, status_reason_code=reason_code, updated_at=now)
-        await repository.update_status(conn, order)
-        await repository.insert_history(conn, order_id, change)
-        await self._announce(conn, order, change)
+        event = self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change), aggregate_type="order",
+                                aggregate_id=str(order.order_id))
+        await repository.save_transition(conn, order, change, event)
         return order
-
-    async def _announce(self, conn: asyncpg.Connection, order: Order, change: StatusChange) -> None:
-        await self.outbox.add(conn, ORDERS_TOPIC, convert.status_changed_event(order, change),
-                              aggregate_type="order", aggregate_id=str(order.order_id))
 
     # --- dev seeding -------------------------------------------------------------------------------
 

@@ -12,13 +12,16 @@ from topup_platform.consumer import EventContext, Handler
 from topup_platform.ids import new_id
 
 
+def needs_refund(event: order_events.OrderStatusChanged) -> bool:
+    """A paid order that failed (the rest of an order's events are none of our business)."""
+    order = event.order
+    return (event.change.to_status == orders_pb2.ORDER_STATUS_FAILED
+            and order.payment.method != common_pb2.PAYMENT_METHOD_VOUCHER and order.payment.paid_fen > 0)
+
+
 def order_handlers() -> dict[type, Handler]:
     async def status_changed(ctx: EventContext, event: order_events.OrderStatusChanged) -> None:
-        if event.change.to_status != orders_pb2.ORDER_STATUS_FAILED:
-            return
         order = event.order
-        if order.payment.method == common_pb2.PAYMENT_METHOD_VOUCHER or order.payment.paid_fen <= 0:
-            return
         await ctx.conn.execute(
             """INSERT INTO refunds (refund_id, order_id, channel_id, payment_method, payment_transaction_id,
                                     amount_fen, status, reason_code)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from refunds.consumers import order_handlers
+from refunds.consumers import needs_refund, order_handlers
 from refunds.grpc_api import RefundsServicer
 from refunds.settings import RefundsSettings
+from topup.events.v1.orders_pb2 import OrderStatusChanged
 from topup.refunds.v1 import refunds_pb2, refunds_pb2_grpc
 from topup_platform.consumer import EventConsumer
 from topup_platform.events import ORDERS_TOPIC, REFUNDS_TOPIC
@@ -20,7 +21,8 @@ async def main(settings: RefundsSettings) -> int:
         rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
         rt.start_worker(
             EventConsumer(name="refunds", settings=settings, pool=rt.pool, producer=producer,
-                          topics=[ORDERS_TOPIC], handlers=order_handlers()),
+                          topics=[ORDERS_TOPIC], handlers=order_handlers(),
+                          relevant={OrderStatusChanged: needs_refund}),
             "order-events",
         )
         server = GrpcServer(port=settings.grpc_port)

@@ -20,7 +20,7 @@ from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
 from topup.risk.v1 import risk_pb2
-from topup_platform import vocab
+from topup_platform import telemetry, vocab
 from topup_platform.timeutil import to_timestamp, utcnow
 
 router = APIRouter(tags=["recharges"])
@@ -55,29 +55,24 @@ async def create_recharge(request: Request, channel: AuthenticatedChannel) -> Fa
     body = parse_body(RechargeIn, request.state.raw_body)
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
     upstream: Upstream = request.app.state.upstream
-    settings = request.app.state.settings
     account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
     payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],
                                  transaction_id=body.payment.transaction_id, paid_fen=body.payment.paid_fen,
                                  payer_account=body.payment.payer_account or "")
     ctx = body.risk_context
-    decision: risk_pb2.Decision = await call(upstream.risk.Evaluate(
-        risk_pb2.EvaluateRequest(
-            idempotency_key=f"{channel.channel_id}:{body.channel_order_id}", channel_id=channel.channel_id,
-            account=account, sku=body.sku, amount_fen=body.payment.paid_fen, payment=payment,
-            device_id=(ctx.device_id if ctx else None) or "", ip=(ctx.ip if ctx else None) or "",
-            user_id=(ctx.user_id if ctx else None) or "", occurred_at=to_timestamp(utcnow()), action="recharge",
-        ),
-        timeout=settings.risk_timeout_seconds,
+    trace_context = telemetry.inject_context()
+    decision = await upstream.evaluate(risk_pb2.EvaluateRequest(
+        idempotency_key=f"{channel.channel_id}:{body.channel_order_id}", channel_id=channel.channel_id,
+        account=account, sku=body.sku, amount_fen=body.payment.paid_fen, payment=payment,
+        device_id=(ctx.device_id if ctx else None) or "", ip=(ctx.ip if ctx else None) or "",
+        user_id=(ctx.user_id if ctx else None) or "", occurred_at=to_timestamp(utcnow()), action="recharge",
+        trace_context=trace_context,
     ))
     if decision.outcome == risk_pb2.OUTCOME_CHALLENGE:
         raise ApiError("RISK_CHALLENGE_REQUIRED", details={"decision_id": decision.decision_id})
-    created: orders_pb2.CreateRechargeResponse = await call(upstream.orders.CreateRecharge(
-        orders_pb2.CreateRechargeRequest(
-            channel_id=channel.channel_id, channel_order_id=body.channel_order_id, account=account, sku=body.sku,
-            payment=payment, notify_url=body.notify_url or "", risk_decision=decision,
-        ),
-        timeout=settings.orders_timeout_seconds,
+    created = await upstream.create_recharge(orders_pb2.CreateRechargeRequest(
+        channel_id=channel.channel_id, channel_order_id=body.channel_order_id, account=account, sku=body.sku,
+        payment=payment, notify_url=body.notify_url or "", risk_decision=decision, trace_context=trace_context,
     ))
     structlog.contextvars.bind_contextvars(order_id=created.order.order_id)
     return FastJSON(render.order(created.order), status_code=200 if created.replayed else 201,

@@ -24,23 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctopup/common/v1/common.proto\x12\x0ftopup.common.v1\"A\n\x07\x41\x63\x63ount\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x1c.topup.common.v1.AccountType\x12\n\n\x02id\x18\x02 \x01(\t\"z\n\x07Payment\x12.\n\x06method\x18\x01 \x01(\x0e\x32\x1e.topup.common.v1.PaymentMethod\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x10\n\x08paid_fen\x18\x03 \x01(\x03\x12\x15\n\rpayer_account\x18\x04 \x01(\t\"\x90\x01\n\x05\x41\x63tor\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.topup.common.v1.Actor.Kind\x12\n\n\x02id\x18\x02 \x01(\t\"P\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_SERVICE\x10\x01\x12\x10\n\x0cKIND_CHANNEL\x10\x02\x12\x0e\n\nKIND_STAFF\x10\x03*`\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43OUNT_TYPE_MOBILE\x10\x01\x12\x1a\n\x16\x41\x43\x43OUNT_TYPE_BROADBAND\x10\x02*\xef\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x19\n\x15PAYMENT_METHOD_ALIPAY\x10\x01\x12\x19\n\x15PAYMENT_METHOD_WECHAT\x10\x02\x12\x1b\n\x17PAYMENT_METHOD_UNIONPAY\x10\x03\x12\x15\n\x11PAYMENT_METHOD_JD\x10\x04\x12\x19\n\x15PAYMENT_METHOD_TAOBAO\x10\x05\x12\x1d\n\x19PAYMENT_METHOD_UNICOM_PAY\x10\x06\x12\x1a\n\x16PAYMENT_METHOD_VOUCHER\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctopup/common/v1/common.proto\x12\x0ftopup.common.v1\"A\n\x07\x41\x63\x63ount\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x1c.topup.common.v1.AccountType\x12\n\n\x02id\x18\x02 \x01(\t\"z\n\x07Payment\x12.\n\x06method\x18\x01 \x01(\x0e\x32\x1e.topup.common.v1.PaymentMethod\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x10\n\x08paid_fen\x18\x03 \x01(\x03\x12\x15\n\rpayer_account\x18\x04 \x01(\t\"\xa4\x01\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x13\n\x0bgrpc_status\x18\x03 \x01(\x05\x12\x36\n\x08metadata\x18\x04 \x03(\x0b\x32$.topup.common.v1.Error.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x90\x01\n\x05\x41\x63tor\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.topup.common.v1.Actor.Kind\x12\n\n\x02id\x18\x02 \x01(\t\"P\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_SERVICE\x10\x01\x12\x10\n\x0cKIND_CHANNEL\x10\x02\x12\x0e\n\nKIND_STAFF\x10\x03*`\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43OUNT_TYPE_MOBILE\x10\x01\x12\x1a\n\x16\x41\x43\x43OUNT_TYPE_BROADBAND\x10\x02*\xef\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x19\n\x15PAYMENT_METHOD_ALIPAY\x10\x01\x12\x19\n\x15PAYMENT_METHOD_WECHAT\x10\x02\x12\x1b\n\x17PAYMENT_METHOD_UNIONPAY\x10\x03\x12\x15\n\x11PAYMENT_METHOD_JD\x10\x04\x12\x19\n\x15PAYMENT_METHOD_TAOBAO\x10\x05\x12\x1d\n\x19PAYMENT_METHOD_UNICOM_PAY\x10\x06\x12\x1a\n\x16PAYMENT_METHOD_VOUCHER\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTTYPE']._serialized_start=387
-  _globals['_ACCOUNTTYPE']._serialized_end=483
-  _globals['_PAYMENTMETHOD']._serialized_start=486
-  _globals['_PAYMENTMETHOD']._serialized_end=725
+  _globals['_ERROR_METADATAENTRY']._loaded_options = None
+  _globals['_ERROR_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_ACCOUNTTYPE']._serialized_start=554
+  _globals['_ACCOUNTTYPE']._serialized_end=650
+  _globals['_PAYMENTMETHOD']._serialized_start=653
+  _globals['_PAYMENTMETHOD']._serialized_end=892
   _globals['_ACCOUNT']._serialized_start=49
   _globals['_ACCOUNT']._serialized_end=114
   _globals['_PAYMENT']._serialized_start=116
   _globals['_PAYMENT']._serialized_end=238
-  _globals['_ACTOR']._serialized_start=241
-  _globals['_ACTOR']._serialized_end=385
-  _globals['_ACTOR_KIND']._serialized_start=305
-  _globals['_ACTOR_KIND']._serialized_end=385
+  _globals['_ERROR']._serialized_start=241
+  _globals['_ERROR']._serialized_end=405
+  _globals['_ERROR_METADATAENTRY']._serialized_start=358
+  _globals['_ERROR_METADATAENTRY']._serialized_end=405
+  _globals['_ACTOR']._serialized_start=408
+  _globals['_ACTOR']._serialized_end=552
+  _globals['_ACTOR_KIND']._serialized_start=472
+  _globals['_ACTOR_KIND']._serialized_end=552
 # @@protoc_insertion_point(module_scope)

@@ -27,35 +27,45 @@ from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb
 from topup.risk.v1 import risk_pb2 as topup_dot_risk_dot_v1_dot_risk__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctopup/orders/v1/orders.proto\x12\x0ftopup.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\x1a\x18topup/risk/v1/risk.proto\"\xfa\x01\n\x0cStatusChange\x12\x31\n\x0b\x66rom_status\x18\x01 \x01(\x0e\x32\x1c.topup.orders.v1.OrderStatus\x12/\n\tto_status\x18\x02 \x01(\x0e\x32\x1c.topup.orders.v1.OrderStatus\x12\x12\n\ntransition\x18\x03 \x01(\t\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12%\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x03\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12\x18\n\x10\x63hannel_order_id\x18\x03 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x05 \x01(\t\x12\x16\n\x0e\x66\x61\x63\x65_value_fen\x18\x06 \x01(\x03\x12\x11\n\tprice_fen\x18\x07 \x01(\x03\x12)\n\x07payment\x18\x08 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12,\n\x06status\x18\t \x01(\x0e\x32\x1c.topup.orders.v1.OrderStatus\x12\x1a\n\x12status_reason_code\x18\n \x01(\t\x12\x12\n\nnotify_url\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10risk_decision_id\x18\x0e \x01(\t\x12.\n\x07history\x18\x0f \x03(\x0b\x32\x1d.topup.orders.v1.StatusChange\"\xec\x01\n\x15\x43reateRechargeRequest\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12\x18\n\x10\x63hannel_order_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12)\n\x07payment\x18\x05 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x12\n\nnotify_url\x18\x06 \x01(\t\x12.\n\rrisk_decision\x18\x07 \x01(\x0b\x32\x17.topup.risk.v1.Decision\"Q\n\x16\x43reateRechargeResponse\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.topup.orders.v1.Order\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"P\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12\x17\n\x0finclude_history\x18\x03 \x01(\x08\"h\n\x1fGetOrderByChannelOrderIdRequest\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12\x18\n\x10\x63hannel_order_id\x18\x02 \x01(\t\x12\x17\n\x0finclude_history\x18\x03 \x01(\x08\"T\n\x13ListProductsRequest\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x18.topup.common.v1.Account\"\x97\x02\n\x07Product\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.topup.orders.v1.Product.Kind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x16\n\x0e\x66\x61\x63\x65_value_fen\x18\x04 \x01(\x03\x12\x0f\n\x07\x64\x61ta_mb\x18\x05 \x01(\x03\x12\x15\n\rvalidity_days\x18\x06 \x01(\x05\x12\x11\n\tprice_fen\x18\x07 \x01(\x03\"q\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10KIND_CALL_CREDIT\x10\x01\x12\x12\n\x0eKIND_DATA_PACK\x10\x02\x12\x0e\n\nKIND_COMBO\x10\x03\x12\x19\n\x15KIND_BROADBAND_CREDIT\x10\x04\"~\n\x14ListProductsResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0f\n\x07\x63\x61rrier\x18\x02 \x01(\t\x12*\n\x08products\x18\x03 \x03(\x0b\x32\x18.topup.orders.v1.Product*\xec\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12\x1b\n\x17ORDER_STATUS_PROCESSING\x10\x02\x12\x1a\n\x16ORDER_STATUS_SUCCEEDED\x10\x03\x12\x17\n\x13ORDER_STATUS_FAILED\x10\x04\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x05\x12\x1d\n\x19ORDER_STATUS_UNDER_REVIEW\x10\x06\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x07\x32\xfb\x02\n\rOrdersService\x12\x61\n\x0e\x43reateRecharge\x12&.topup.orders.v1.CreateRechargeRequest\x1a\'.topup.orders.v1.CreateRechargeResponse\x12\x44\n\x08GetOrder\x12 .topup.orders.v1.GetOrderRequest\x1a\x16.topup.orders.v1.Order\x12\x64\n\x18GetOrderByChannelOrderId\x12\x30.topup.orders.v1.GetOrderByChannelOrderIdRequest\x1a\x16.topup.orders.v1.Order\x12[\n\x0cListProducts\x12$.topup.orders.v1.ListProductsRequest\x1a%.topup.orders.v1.ListProductsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctopup/orders/v1/orders.proto\x12\x0ftopup.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\x1a\x18topup/risk/v1/risk.proto\"\xfa\x01\n\x0cStatusChange\x12\x31\n\x0b\x66rom_status\x18\x01 \x01(\x0e\x32\x1c.topup.orders.v1.OrderStatus\x12/\n\tto_status\x18\x02 \x01(\x0e\x32\x1c.topup.orders.v1.OrderStatus\x12\x12\n\ntransition\x18\x03 \x01(\t\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12%\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x03\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12\x18\n\x10\x63hannel_order_id\x18\x03 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x05 \x01(\t\x12\x16\n\x0e\x66\x61\x63\x65_value_fen\x18\x06 \x01(\x03\x12\x11\n\tprice_fen\x18\x07 \x01(\x03\x12)\n\x07payment\x18\x08 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12,\n\x06status\x18\t \x01(\x0e\x32\x1c.topup.orders.v1.OrderStatus\x12\x1a\n\x12status_reason_code\x18\n \x01(\t\x12\x12\n\nnotify_url\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10risk_decision_id\x18\x0e \x01(\t\x12.\n\x07history\x18\x0f \x03(\x0b\x32\x1d.topup.orders.v1.StatusChange\"\xf2\x02\n\x15\x43reateRechargeRequest\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12\x18\n\x10\x63hannel_order_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12)\n\x07payment\x18\x05 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x12\n\nnotify_url\x18\x06 \x01(\t\x12.\n\rrisk_decision\x18\x07 \x01(\x0b\x32\x17.topup.risk.v1.Decision\x12O\n\rtrace_context\x18\x08 \x03(\x0b\x32\x38.topup.orders.v1.CreateRechargeRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x1a\x43reateRechargeBatchRequest\x12\x35\n\x05items\x18\x01 \x03(\x0b\x32&.topup.orders.v1.CreateRechargeRequest\"\x85\x01\n\x14\x43reateRechargeResult\x12:\n\x07\x63reated\x18\x01 \x01(\x0b\x32\'.topup.orders.v1.CreateRechargeResponseH\x00\x12\'\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.topup.common.v1.ErrorH\x00\x42\x08\n\x06result\"U\n\x1b\x43reateRechargeBatchResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.topup.orders.v1.CreateRechargeResult\"Q\n\x16\x43reateRechargeResponse\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.topup.orders.v1.Order\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"P\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12\x17\n\x0finclude_history\x18\x03 \x01(\x08\"h\n\x1fGetOrderByChannelOrderIdRequest\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12\x18\n\x10\x63hannel_order_id\x18\x02 \x01(\t\x12\x17\n\x0finclude_history\x18\x03 \x01(\x08\"T\n\x13ListProductsRequest\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x18.topup.common.v1.Account\"\x97\x02\n\x07Product\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.topup.orders.v1.Product.Kind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x16\n\x0e\x66\x61\x63\x65_value_fen\x18\x04 \x01(\x03\x12\x0f\n\x07\x64\x61ta_mb\x18\x05 \x01(\x03\x12\x15\n\rvalidity_days\x18\x06 \x01(\x05\x12\x11\n\tprice_fen\x18\x07 \x01(\x03\"q\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10KIND_CALL_CREDIT\x10\x01\x12\x12\n\x0eKIND_DATA_PACK\x10\x02\x12\x0e\n\nKIND_COMBO\x10\x03\x12\x19\n\x15KIND_BROADBAND_CREDIT\x10\x04\"~\n\x14ListProductsResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0f\n\x07\x63\x61rrier\x18\x02 \x01(\t\x12*\n\x08products\x18\x03 \x03(\x0b\x32\x18.topup.orders.v1.Product*\xec\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12\x1b\n\x17ORDER_STATUS_PROCESSING\x10\x02\x12\x1a\n\x16ORDER_STATUS_SUCCEEDED\x10\x03\x12\x17\n\x13ORDER_STATUS_FAILED\x10\x04\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x05\x12\x1d\n\x19ORDER_STATUS_UNDER_REVIEW\x10\x06\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x07\x32\xed\x03\n\rOrdersService\x12\x61\n\x0e\x43reateRecharge\x12&.topup.orders.v1.CreateRechargeRequest\x1a\'.topup.orders.v1.CreateRechargeResponse\x12p\n\x13\x43reateRechargeBatch\x12+.topup.orders.v1.CreateRechargeBatchRequest\x1a,.topup.orders.v1.CreateRechargeBatchResponse\x12\x44\n\x08GetOrder\x12 .topup.orders.v1.GetOrderRequest\x1a\x16.topup.orders.v1.Order\x12\x64\n\x18GetOrderByChannelOrderId\x12\x30.topup.orders.v1.GetOrderByChannelOrderIdRequest\x1a\x16.topup.orders.v1.Order\x12[\n\x0cListProducts\x12$.topup.orders.v1.ListProductsRequest\x1a%.topup.orders.v1.ListProductsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.orders.v1.orders_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORDERSTATUS']._serialized_start=1878
-  _globals['_ORDERSTATUS']._serialized_end=2114
+  _globals['_CREATERECHARGEREQUEST_TRACECONTEXTENTRY']._loaded_options = None
+  _globals['_CREATERECHARGEREQUEST_TRACECONTEXTENTRY']._serialized_options = b'8\001'
+  _globals['_ORDERSTATUS']._serialized_start=2320
+  _globals['_ORDERSTATUS']._serialized_end=2556
   _globals['_STATUSCHANGE']._serialized_start=139
   _globals['_STATUSCHANGE']._serialized_end=389
   _globals['_ORDER']._serialized_start=392
   _globals['_ORDER']._serialized_end=869
   _globals['_CREATERECHARGEREQUEST']._serialized_start=872
-  _globals['_CREATERECHARGEREQUEST']._serialized_end=1108
-  _globals['_CREATERECHARGERESPONSE']._serialized_start=1110
-  _globals['_CREATERECHARGERESPONSE']._serialized_end=1191
-  _globals['_GETORDERREQUEST']._serialized_start=1193
-  _globals['_GETORDERREQUEST']._serialized_end=1273
-  _globals['_GETORDERBYCHANNELORDERIDREQUEST']._serialized_start=1275
-  _globals['_GETORDERBYCHANNELORDERIDREQUEST']._serialized_end=1379
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=1381
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=1465
-  _globals['_PRODUCT']._serialized_start=1468
-  _globals['_PRODUCT']._serialized_end=1747
-  _globals['_PRODUCT_KIND']._serialized_start=1634
-  _globals['_PRODUCT_KIND']._serialized_end=1747
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=1749
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=1875
-  _globals['_ORDERSSERVICE']._serialized_start=2117
-  _globals['_ORDERSSERVICE']._serialized_end=2496
+  _globals['_CREATERECHARGEREQUEST']._serialized_end=1242
+  _globals['_CREATERECHARGEREQUEST_TRACECONTEXTENTRY']._serialized_start=1191
+  _globals['_CREATERECHARGEREQUEST_TRACECONTEXTENTRY']._serialized_end=1242
+  _globals['_CREATERECHARGEBATCHREQUEST']._serialized_start=1244
+  _globals['_CREATERECHARGEBATCHREQUEST']._serialized_end=1327
+  _globals['_CREATERECHARGERESULT']._serialized_start=1330
+  _globals['_CREATERECHARGERESULT']._serialized_end=1463
+  _globals['_CREATERECHARGEBATCHRESPONSE']._serialized_start=1465
+  _globals['_CREATERECHARGEBATCHRESPONSE']._serialized_end=1550
+  _globals['_CREATERECHARGERESPONSE']._serialized_start=1552
+  _globals['_CREATERECHARGERESPONSE']._serialized_end=1633
+  _globals['_GETORDERREQUEST']._serialized_start=1635
+  _globals['_GETORDERREQUEST']._serialized_end=1715
+  _globals['_GETORDERBYCHANNELORDERIDREQUEST']._serialized_start=1717
+  _globals['_GETORDERBYCHANNELORDERIDREQUEST']._serialized_end=1821
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=1823
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=1907
+  _globals['_PRODUCT']._serialized_start=1910
+  _globals['_PRODUCT']._serialized_end=2189
+  _globals['_PRODUCT_KIND']._serialized_start=2076
+  _globals['_PRODUCT_KIND']._serialized_end=2189
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=2191
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=2317
+  _globals['_ORDERSSERVICE']._serialized_start=2559
+  _globals['_ORDERSSERVICE']._serialized_end=3052
 # @@protoc_insertion_point(module_scope)

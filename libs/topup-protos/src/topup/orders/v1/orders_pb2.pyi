@@ -84,7 +84,14 @@ class Order(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., price_fen: _Optional[int] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_reason_code: _Optional[str] = ..., notify_url: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decision_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ...) -> None: ...
 
 class CreateRechargeRequest(_message.Message):
-    __slots__ = ("channel_id", "channel_order_id", "account", "sku", "payment", "notify_url", "risk_decision")
+    __slots__ = ("channel_id", "channel_order_id", "account", "sku", "payment", "notify_url", "risk_decision", "trace_context")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +99,7 @@ class CreateRechargeRequest(_message.Message):
     PAYMENT_FIELD_NUMBER: _ClassVar[int]
     NOTIFY_URL_FIELD_NUMBER: _ClassVar[int]
     RISK_DECISION_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     channel_id: str
     channel_order_id: str
     account: _common_pb2.Account
@@ -99,7 +107,28 @@ class CreateRechargeRequest(_message.Message):
     payment: _common_pb2.Payment
     notify_url: str
     risk_decision: _risk_pb2.Decision
-    def __init__(self, channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., notify_url: _Optional[str] = ..., risk_decision: _Optional[_Union[_risk_pb2.Decision, _Mapping]] = ...) -> None: ...
+    trace_context: _containers.ScalarMap[str, str]
+    def __init__(self, channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., notify_url: _Optional[str] = ..., risk_decision: _Optional[_Union[_risk_pb2.Decision, _Mapping]] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class CreateRechargeBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[CreateRechargeRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[CreateRechargeRequest, _Mapping]]] = ...) -> None: ...
+
+class CreateRechargeResult(_message.Message):
+    __slots__ = ("created", "error")
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    created: CreateRechargeResponse
+    error: _common_pb2.Error
+    def __init__(self, created: _Optional[_Union[CreateRechargeResponse, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ...) -> None: ...
+
+class CreateRechargeBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CreateRechargeResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CreateRechargeResult, _Mapping]]] = ...) -> None: ...
 
 class CreateRechargeResponse(_message.Message):
     __slots__ = ("order", "replayed")

@@ -40,6 +40,11 @@ class OrdersServiceStub:
                 request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeRequest.SerializeToString,
                 response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.FromString,
                 _registered_method=True)
+        self.CreateRechargeBatch = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/CreateRechargeBatch',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeBatchRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeBatchResponse.FromString,
+                _registered_method=True)
         self.GetOrder = channel.unary_unary(
                 '/topup.orders.v1.OrdersService/GetOrder',
                 request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
@@ -65,6 +70,13 @@ class OrdersServiceServicer:
         """Create a recharge order. Idempotent on (channel_id, channel_order_id): the same request again returns
         the response stored the first time (replayed = true); a different request under the same id fails
         with ALREADY_EXISTS / IDEMPOTENCY_CONFLICT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRechargeBatch(self, request, context):
+        """Many creations in one call (the gateway coalesces concurrent requests); each item succeeds or fails alone.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -97,6 +109,11 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.CreateRecharge,
                     request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeRequest.FromString,
                     response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.SerializeToString,
+            ),
+            'CreateRechargeBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRechargeBatch,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeBatchRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeBatchResponse.SerializeToString,
             ),
             'GetOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrder,
@@ -142,6 +159,33 @@ class OrdersService:
             '/topup.orders.v1.OrdersService/CreateRecharge',
             topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeRequest.SerializeToString,
             topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRechargeBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/CreateRechargeBatch',
+            topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeBatchRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,23 +26,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18topup/risk/v1/risk.proto\x12\rtopup.risk.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"\xa6\x02\n\x0f\x45valuateRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12)\n\x07payment\x18\x06 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x11\n\tdevice_id\x18\x07 \x01(\t\x12\n\n\x02ip\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12/\n\x0boccurred_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x0b \x01(\t\"g\n\x07RuleHit\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\'\n\x07outcome\x18\x03 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x04 \x01(\x05\"\xe2\x01\n\x08\x44\x65\x63ision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x03 \x01(\x05\x12+\n\x0brules_fired\x18\x04 \x03(\x0b\x32\x16.topup.risk.v1.RuleHit\x12\x17\n\x0fruleset_version\x18\x05 \x01(\t\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12.\n\ndecided_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x12GetDecisionRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t*r\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n\rOUTCOME_ALLOW\x10\x01\x12\x15\n\x11OUTCOME_CHALLENGE\x10\x02\x12\x12\n\x0eOUTCOME_REVIEW\x10\x03\x12\x10\n\x0cOUTCOME_DENY\x10\x04\x32\x9d\x01\n\x0bRiskService\x12\x43\n\x08\x45valuate\x12\x1e.topup.risk.v1.EvaluateRequest\x1a\x17.topup.risk.v1.Decision\x12I\n\x0bGetDecision\x12!.topup.risk.v1.GetDecisionRequest\x1a\x17.topup.risk.v1.Decisionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18topup/risk/v1/risk.proto\x12\rtopup.risk.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"\xa4\x03\n\x0f\x45valuateRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12)\n\x07payment\x18\x06 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x11\n\tdevice_id\x18\x07 \x01(\t\x12\n\n\x02ip\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12/\n\x0boccurred_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x0b \x01(\t\x12G\n\rtrace_context\x18\x0c \x03(\x0b\x32\x30.topup.risk.v1.EvaluateRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x14\x45valuateBatchRequest\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.topup.risk.v1.EvaluateRequest\"p\n\x0e\x45valuateResult\x12+\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.topup.risk.v1.DecisionH\x00\x12\'\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.topup.common.v1.ErrorH\x00\x42\x08\n\x06result\"G\n\x15\x45valuateBatchResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.topup.risk.v1.EvaluateResult\"g\n\x07RuleHit\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\'\n\x07outcome\x18\x03 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x04 \x01(\x05\"\xe2\x01\n\x08\x44\x65\x63ision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x03 \x01(\x05\x12+\n\x0brules_fired\x18\x04 \x03(\x0b\x32\x16.topup.risk.v1.RuleHit\x12\x17\n\x0fruleset_version\x18\x05 \x01(\t\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12.\n\ndecided_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x12GetDecisionRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t*r\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n\rOUTCOME_ALLOW\x10\x01\x12\x15\n\x11OUTCOME_CHALLENGE\x10\x02\x12\x12\n\x0eOUTCOME_REVIEW\x10\x03\x12\x10\n\x0cOUTCOME_DENY\x10\x04\x32\xf9\x01\n\x0bRiskService\x12\x43\n\x08\x45valuate\x12\x1e.topup.risk.v1.EvaluateRequest\x1a\x17.topup.risk.v1.Decision\x12Z\n\rEvaluateBatch\x12#.topup.risk.v1.EvaluateBatchRequest\x1a$.topup.risk.v1.EvaluateBatchResponse\x12I\n\x0bGetDecision\x12!.topup.risk.v1.GetDecisionRequest\x1a\x17.topup.risk.v1.Decisionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.risk.v1.risk_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTCOME']._serialized_start=780
-  _globals['_OUTCOME']._serialized_end=894
+  _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._loaded_options = None
+  _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._serialized_options = b'8\001'
+  _globals['_OUTCOME']._serialized_start=1164
+  _globals['_OUTCOME']._serialized_end=1278
   _globals['_EVALUATEREQUEST']._serialized_start=107
-  _globals['_EVALUATEREQUEST']._serialized_end=401
-  _globals['_RULEHIT']._serialized_start=403
-  _globals['_RULEHIT']._serialized_end=506
-  _globals['_DECISION']._serialized_start=509
-  _globals['_DECISION']._serialized_end=735
-  _globals['_GETDECISIONREQUEST']._serialized_start=737
-  _globals['_GETDECISIONREQUEST']._serialized_end=778
-  _globals['_RISKSERVICE']._serialized_start=897
-  _globals['_RISKSERVICE']._serialized_end=1054
+  _globals['_EVALUATEREQUEST']._serialized_end=527
+  _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._serialized_start=476
+  _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._serialized_end=527
+  _globals['_EVALUATEBATCHREQUEST']._serialized_start=529
+  _globals['_EVALUATEBATCHREQUEST']._serialized_end=598
+  _globals['_EVALUATERESULT']._serialized_start=600
+  _globals['_EVALUATERESULT']._serialized_end=712
+  _globals['_EVALUATEBATCHRESPONSE']._serialized_start=714
+  _globals['_EVALUATEBATCHRESPONSE']._serialized_end=785
+  _globals['_RULEHIT']._serialized_start=787
+  _globals['_RULEHIT']._serialized_end=890
+  _globals['_DECISION']._serialized_start=893
+  _globals['_DECISION']._serialized_end=1119
+  _globals['_GETDECISIONREQUEST']._serialized_start=1121
+  _globals['_GETDECISIONREQUEST']._serialized_end=1162
+  _globals['_RISKSERVICE']._serialized_start=1281
+  _globals['_RISKSERVICE']._serialized_end=1530
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,14 @@ OUTCOME_REVIEW: Outcome
 OUTCOME_DENY: Outcome
 
 class EvaluateRequest(_message.Message):
-    __slots__ = ("idempotency_key", "channel_id", "account", "sku", "amount_fen", "payment", "device_id", "ip", "user_id", "occurred_at", "action")
+    __slots__ = ("idempotency_key", "channel_id", "account", "sku", "amount_fen", "payment", "device_id", "ip", "user_id", "occurred_at", "action", "trace_context")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +44,7 @@ class EvaluateRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     channel_id: str
     account: _common_pb2.Account
@@ -48,7 +56,28 @@ class EvaluateRequest(_message.Message):
     user_id: str
     occurred_at: _timestamp_pb2.Timestamp
     action: str
-    def __init__(self, idempotency_key: _Optional[str] = ..., channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[str] = ...) -> None: ...
+    trace_context: _containers.ScalarMap[str, str]
+    def __init__(self, idempotency_key: _Optional[str] = ..., channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class EvaluateBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[EvaluateRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[EvaluateRequest, _Mapping]]] = ...) -> None: ...
+
+class EvaluateResult(_message.Message):
+    __slots__ = ("decision", "error")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    error: _common_pb2.Error
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ...) -> None: ...
+
+class EvaluateBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[EvaluateResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[EvaluateResult, _Mapping]]] = ...) -> None: ...
 
 class RuleHit(_message.Message):
     __slots__ = ("rule_id", "description", "outcome", "score")

@@ -40,6 +40,11 @@ class RiskServiceStub:
                 request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateRequest.SerializeToString,
                 response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.Decision.FromString,
                 _registered_method=True)
+        self.EvaluateBatch = channel.unary_unary(
+                '/topup.risk.v1.RiskService/EvaluateBatch',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateBatchRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateBatchResponse.FromString,
+                _registered_method=True)
         self.GetDecision = channel.unary_unary(
                 '/topup.risk.v1.RiskService/GetDecision',
                 request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetDecisionRequest.SerializeToString,
@@ -59,6 +64,13 @@ class RiskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EvaluateBatch(self, request, context):
+        """Many attempts in one call (the gateway coalesces concurrent requests); each item succeeds or fails alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetDecision(self, request, context):
         """Read a stored decision (audit).
         """
@@ -73,6 +85,11 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     servicer.Evaluate,
                     request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateRequest.FromString,
                     response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.Decision.SerializeToString,
+            ),
+            'EvaluateBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvaluateBatch,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateBatchRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateBatchResponse.SerializeToString,
             ),
             'GetDecision': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDecision,
@@ -108,6 +125,33 @@ class RiskService:
             '/topup.risk.v1.RiskService/Evaluate',
             topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateRequest.SerializeToString,
             topup_dot_risk_dot_v1_dot_risk__pb2.Decision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvaluateBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/EvaluateBatch',
+            topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateBatchRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.EvaluateBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,5 @@
-"""Starting and stopping the platform as separate processes, exactly as `make run` does."""
+"""Starting and stopping the platform as separate processes, exactly as `make run` does (for the e2e tests
+and the benchmarks)."""
 
 from __future__ import annotations
 
