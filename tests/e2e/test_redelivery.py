@@ -86,3 +86,16 @@ async def test_redelivered_events_change_nothing(client: AsyncTopupClient, stack
         balance_after = (await http.get(f"{stack.boss}/boss/v1/subscribers/mobile/18612340001")).json()
     assert history_after == history_before
     assert balance_after["balance_fen"] == balance_before["balance_fen"]  # BOSS was not credited again
+
+
+async def test_polls_are_applied_together_without_falling_back(client: AsyncTopupClient, stack: Stack) -> None:
+    """The one-transaction path of every consumer works (a failure there would be hidden by the fallback)."""
+    orders = [await client.create_recharge(**recharge(f"1861234{i:04d}", "CREDIT_10", 1000)) for i in range(20)]
+    for order in orders:
+        assert (await wait_final(client, order["order_id"]))["status"] == "SUCCEEDED"
+    async with httpx.AsyncClient() as http:
+        for offset in (1, 2, 3):  # orders, billing-adapter, refunds
+            text = (await http.get(f"http://127.0.0.1:{stack.ports['metrics_base'] + offset}/metrics")).text
+            fallbacks = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                         if s.name == "topup_consumer_batch_fallbacks_total"]
+            assert sum(fallbacks) == 0

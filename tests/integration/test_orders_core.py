@@ -189,3 +189,41 @@ async def test_transitions_are_recorded_and_illegal_ones_raise(service: OrdersSe
     assert [c.transition.value for c in stored.history] == ["accept", "start_fulfilment", "succeed"]
     changes = [e for e in await _outbox_events(service) if e.event_type.endswith("OrderStatusChanged")]
     assert len(changes) == 3
+
+
+async def test_many_transitions_in_one_go_keep_their_order(service: OrdersService) -> None:
+    from orders.service import Move
+
+    a, _ = await service.create_recharge(request("M1"), ALLOW)
+    b, _ = await service.create_recharge(request("M2"), ALLOW)
+    ida, idb = uuid.UUID(a.order_id), uuid.UUID(b.order_id)
+    async with service.pool.acquire() as conn:
+        before = await conn.fetchval("SELECT count(*) FROM outbox")
+        async with conn.transaction():
+            await service.transition_many(conn, [
+                Move(ida, Transition.START_FULFILMENT, "service", "billing-adapter"),
+                Move(idb, Transition.START_FULFILMENT, "service", "billing-adapter"),
+                Move(ida, Transition.SUCCEED, "service", "billing-adapter", reason="credited"),
+                Move(idb, Transition.FAIL, "service", "billing-adapter", reason_code="BOSS_SUBSCRIBER_SUSPENDED"),
+            ])
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == before + 4
+    first = await service.get_order(a.order_id, "", include_history=True)
+    second = await service.get_order(b.order_id, "", include_history=True)
+    assert [c.transition.value for c in first.history] == ["accept", "start_fulfilment", "succeed"]
+    assert (second.status.value, second.status_reason_code) == ("FAILED", "BOSS_SUBSCRIBER_SUSPENDED")
+    assert [c.from_status.value if c.from_status else None for c in second.history] == [None, "PENDING", "PROCESSING"]
+
+
+async def test_one_illegal_move_fails_the_whole_set(service: OrdersService) -> None:
+    from orders.service import Move
+
+    a, _ = await service.create_recharge(request("M3"), ALLOW)
+    ida = uuid.UUID(a.order_id)
+    async with service.pool.acquire() as conn:
+        with pytest.raises(IllegalTransition):
+            async with conn.transaction():
+                await service.transition_many(conn, [
+                    Move(ida, Transition.START_FULFILMENT, "service", "billing-adapter"),
+                    Move(ida, Transition.START_FULFILMENT, "service", "billing-adapter"),  # twice: illegal
+                ])
+    assert (await service.get_order(a.order_id, "", include_history=False)).status.value == "PENDING"

@@ -4,10 +4,11 @@ Events are applied in a PostgreSQL transaction that also records their event ids
 redelivered event finds its id there and changes nothing. Offsets are committed only after every event of
 a poll has been applied (at-least-once delivery, exactly-once effects).
 
-A poll is applied in one transaction (one inbox statement, one commit, events in partition order). If any
-of its events fails, that transaction rolls back and the events are applied one by one, each in its own
-transaction: same-key events (one aggregate) in order, different keys concurrently up to `concurrency`.
-An event whose handler keeps failing is retried `max_attempts` times, then sent to the dead-letter topic
+A poll is applied in one transaction (one inbox statement, one commit, events in partition order; with a
+`batch_handler`, all of them in one call, so it can write them in a few statements). If any of its events
+fails, that transaction rolls back and the events are applied one by one, each in its own transaction:
+same-key events (one aggregate) in order, different keys concurrently up to `concurrency`. An event whose
+handler keeps failing is retried `max_attempts` times, then sent to the dead-letter topic
 `<topic>.dlq.<consumer>` with a metric, and the consumer moves on. Events a consumer does not care about
 (`relevant`) are skipped without touching the database.
 """
@@ -55,6 +56,8 @@ class EventContext:
 Handler = Callable[[EventContext, Any], Awaitable[None]]
 #: whether a consumer cares about an event at all (those it does not are skipped without a transaction)
 Relevant = Callable[[Any], bool]
+#: applies many events (in partition order, each with its envelope) in the caller's transaction
+BatchHandler = Callable[["EventContext", list[tuple[envelope_pb2.EventEnvelope, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class EventConsumer:
         topics: list[str],
         handlers: Mapping[type[Message], Handler],
         relevant: Mapping[type[Message], Relevant] | None = None,
+        batch_handler: BatchHandler | None = None,
         concurrency: int = 32,
         max_attempts: int = 5,
         max_per_transaction: int = 200,
@@ -88,6 +92,7 @@ class EventConsumer:
         self.handlers = {cls.DESCRIPTOR.full_name: (cls, handler, (relevant or {}).get(cls))
                          for cls, handler in handlers.items()}
         self.max_per_transaction = max_per_transaction
+        self.batch_handler = batch_handler
         self.semaphore = asyncio.Semaphore(concurrency)
         self.max_attempts = max_attempts
         self._stopping = asyncio.Event()
@@ -161,6 +166,7 @@ class EventConsumer:
             except Exception as exc:
                 log.warning("applying a poll together failed; applying its events one by one", consumer=self.name,
                             events=len(chunk), error=repr(exc))
+                metrics.BATCH_FALLBACKS.labels(self.name).inc()
                 await self._apply_one_by_one(chunk)
 
     async def _decode(self, record: ConsumerRecord) -> _Event | None:
@@ -193,20 +199,29 @@ class EventConsumer:
                        ON CONFLICT DO NOTHING RETURNING event_id""",
                     self.name, [e.envelope.event_id for e in events],
                 )}
+                todo: list[_Event] = []
                 for event in events:
                     if event.envelope.event_id not in fresh:
                         metrics.EVENTS_CONSUMED.labels(self.name, event.envelope.event_type, "duplicate").inc()
                         continue
                     fresh.discard(event.envelope.event_id)  # the same event twice in one poll: once
-                    ctx = EventContext(conn=conn, envelope=event.envelope, topic=event.record.topic)
-                    with self._span(event):
-                        await event.handler(ctx, event.payload)
+                    todo.append(event)
+                if self.batch_handler is not None and todo:
+                    ctx = EventContext(conn=conn, envelope=todo[0].envelope, topic=todo[0].record.topic)
+                    await self.batch_handler(ctx, [(e.envelope, e.payload) for e in todo])
                     contexts.append(ctx)
+                else:
+                    for event in todo:
+                        ctx = EventContext(conn=conn, envelope=event.envelope, topic=event.record.topic)
+                        with self._span(event):
+                            await event.handler(ctx, event.payload)
+                        contexts.append(ctx)
+                applied = [e.envelope.event_type for e in todo]
         await self._after_commit(contexts)
-        elapsed = (time.perf_counter() - started) / max(len(contexts), 1)
-        for ctx in contexts:
-            metrics.EVENTS_CONSUMED.labels(self.name, ctx.envelope.event_type, "applied").inc()
-            metrics.EVENT_HANDLING.labels(self.name, ctx.envelope.event_type).observe(elapsed)
+        elapsed = (time.perf_counter() - started) / max(len(applied), 1)
+        for event_type in applied:
+            metrics.EVENTS_CONSUMED.labels(self.name, event_type, "applied").inc()
+            metrics.EVENT_HANDLING.labels(self.name, event_type).observe(elapsed)
 
     async def _apply_one_by_one(self, events: list[_Event]) -> None:
         by_key: dict[tuple[str, bytes | None], list[_Event]] = defaultdict(list)

@@ -26,6 +26,10 @@ EVENT_HANDLING = Histogram(
 CONSUMER_LAG = Gauge(
     "topup_consumer_lag_messages", "Messages behind the partition's high watermark", ["consumer", "topic", "partition"]
 )
+BATCH_FALLBACKS = Counter(
+    "topup_consumer_batch_fallbacks_total",
+    "Polls whose one-transaction application failed and were applied event by event instead", ["consumer"],
+)
 DEAD_LETTERED = Counter(
     "topup_events_dead_lettered_total", "Poison events sent to a dead-letter topic", ["consumer", "topic"]
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from billing_adapter.boss_client import BossClient
-from billing_adapter.consumers import order_handlers
+from billing_adapter.consumers import fulfilment_requests, order_handlers
 from billing_adapter.grpc_api import BillingServicer
 from billing_adapter.settings import BillingSettings
 from billing_adapter.worker import FulfilmentWorker
@@ -26,7 +26,8 @@ async def main(settings: BillingSettings) -> int:
             rt.start_worker(worker, "fulfilment-scheduler")
             rt.start_worker(
                 EventConsumer(name="billing-adapter", settings=settings, pool=rt.pool, producer=producer,
-                              topics=[ORDERS_TOPIC], handlers=order_handlers(worker), concurrency=64),
+                              topics=[ORDERS_TOPIC], handlers=order_handlers(worker),
+                              batch_handler=fulfilment_requests(worker), concurrency=64),
                 "order-events",
             )
             server = GrpcServer(port=settings.grpc_port)

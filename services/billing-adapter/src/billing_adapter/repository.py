@@ -40,38 +40,48 @@ class Job:
     operations: list[OperationRow]
 
 
-_INSERT_JOB = """
+_INSERT_JOBS = """
 WITH j AS (
     INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at, started, state,
                              lease_owner, lease_until)
-    VALUES ($1, $2, $3, $4, $5, $6, true, 'in_progress', $17, now() + make_interval(secs => $18))
+    SELECT j.*, true, 'in_progress', $7, now() + make_interval(secs => $8)
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS j
     ON CONFLICT (order_id) DO NOTHING
     RETURNING order_id
 ), ops AS (
     INSERT INTO operations (transaction_id, order_id, seq, kind, amount_fen, pack_code)
-    SELECT o.txn, j.order_id, o.seq, o.kind, o.amount, o.pack
-    FROM unnest($7::text[], $8::int[], $9::text[], $10::bigint[], $11::text[]) AS o(txn, seq, kind, amount, pack)
-    CROSS JOIN j
+    SELECT o.txn, o.order_id, o.seq, o.kind, o.amount, o.pack
+    FROM unnest($9::uuid[], $10::text[], $11::int[], $12::text[], $13::bigint[], $14::text[])
+        AS o(order_id, txn, seq, kind, amount, pack)
+    JOIN j ON j.order_id = o.order_id
 ), started AS (
     INSERT INTO outbox (event_id, topic, key, event_type, envelope)
-    SELECT $12, $13, $14, $15, $16 FROM j
+    SELECT e.event_id, e.topic, e.key, e.event_type, e.envelope
+    FROM unnest($15::uuid[], $16::uuid[], $17::text[], $18::text[], $19::text[], $20::bytea[]) WITH ORDINALITY
+        AS e(order_id, event_id, topic, key, event_type, envelope, n)
+    JOIN j ON j.order_id = e.order_id
+    ORDER BY e.n
 )
-SELECT EXISTS (SELECT 1 FROM j)
+SELECT order_id FROM j
 """
 
 
-async def insert_job(conn: asyncpg.Connection, job: Job, *, started: OutboxRow, owner: str,
-                     lease_seconds: float) -> bool:
-    """Create the job (already leased by `owner`, who works on it next), its operations and the
-    FulfilmentStarted event; False when the job exists already."""
-    ops = job.operations
-    created = await conn.fetchval(
-        _INSERT_JOB, job.order_id, job.channel_id, job.account_type, job.account_id, job.sku, job.requested_at,
-        [o.transaction_id for o in ops], [o.seq for o in ops], [o.kind for o in ops], [o.amount_fen for o in ops],
-        [o.pack_code for o in ops], started.event_id, started.topic, started.key, started.event_type, started.envelope,
+async def insert_jobs(conn: asyncpg.Connection, jobs: list[tuple[Job, OutboxRow]], *, owner: str,
+                      lease_seconds: float) -> set[UUID]:
+    """Create jobs (already leased by `owner`, who works on them next) with their operations and their
+    FulfilmentStarted events, in one statement. Returns the ids created (a job that exists is left alone)."""
+    ops = [(j.order_id, o) for j, _ in jobs for o in j.operations]
+    rows = await conn.fetch(
+        _INSERT_JOBS,
+        [j.order_id for j, _ in jobs], [j.channel_id for j, _ in jobs], [j.account_type for j, _ in jobs],
+        [j.account_id for j, _ in jobs], [j.sku for j, _ in jobs], [j.requested_at for j, _ in jobs],
         owner, lease_seconds,
+        [i for i, _ in ops], [o.transaction_id for _, o in ops], [o.seq for _, o in ops], [o.kind for _, o in ops],
+        [o.amount_fen for _, o in ops], [o.pack_code for _, o in ops],
+        [j.order_id for j, _ in jobs], [e.event_id for _, e in jobs], [e.topic for _, e in jobs],
+        [e.key for _, e in jobs], [e.event_type for _, e in jobs], [e.envelope for _, e in jobs],
     )
-    return bool(created)
+    return {r["order_id"] for r in rows}
 
 
 _LEASE = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orders.catalog import Catalog
-from orders.consumers import billing_handlers
+from orders.consumers import billing_handlers, billing_moves
 from orders.grpc_api import OrdersServicer
 from orders.service import OrdersService
 from orders.settings import OrdersSettings
@@ -29,7 +29,8 @@ async def main(settings: OrdersSettings) -> int:
         rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
         rt.start_worker(
             EventConsumer(name="orders", settings=settings, pool=rt.pool, producer=producer,
-                          topics=[BILLING_TOPIC], handlers=billing_handlers(service)),
+                          topics=[BILLING_TOPIC], handlers=billing_handlers(service),
+                          batch_handler=billing_moves(service)),
             "billing-events",
         )
         server = GrpcServer(port=settings.grpc_port)

@@ -190,6 +190,53 @@ async def get_by_channel_order_id(conn: asyncpg.Connection, channel_id: str, cha
     return _order(row) if row else None
 
 
+async def lock_orders(conn: asyncpg.Connection, order_ids: list[UUID]) -> dict[UUID, Order]:
+    """Lock these orders (in id order, so two lockers never deadlock) and read them."""
+    rows = await conn.fetch(
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::uuid[]) ORDER BY order_id FOR UPDATE",
+        order_ids,
+    )
+    return {r["order_id"]: _order(r) for r in rows}
+
+
+_SAVE_TRANSITIONS = """
+WITH o AS (
+    UPDATE orders SET status = v.status, status_reason_code = v.reason_code, updated_at = v.at
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) AS v(order_id, status, reason_code, at)
+    WHERE orders.order_id = v.order_id
+), h AS (
+    INSERT INTO order_history (order_id, from_status, to_status, transition, reason_code, reason, actor_kind,
+                               actor_id, at)
+    SELECT a, b, c, d, e, f, g, h, i
+    FROM unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                $13::timestamptz[]) WITH ORDINALITY AS x(a, b, c, d, e, f, g, h, i, n)
+    ORDER BY n
+)
+INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+SELECT event_id, topic, key, event_type, envelope
+FROM unnest($14::uuid[], $15::text[], $16::text[], $17::text[], $18::bytea[]) WITH ORDINALITY
+    AS e(event_id, topic, key, event_type, envelope, n)
+ORDER BY n
+"""
+
+
+async def save_transitions(conn: asyncpg.Connection, final: list[Order],
+                           changes: list[tuple[UUID, StatusChange]], events: list[OutboxRow]) -> None:
+    """Many transitions in one statement: each order's final status, every history row and every event, in
+    order (the caller holds the row locks)."""
+    await conn.execute(
+        _SAVE_TRANSITIONS,
+        [o.order_id for o in final], [o.status.value for o in final], [o.status_reason_code for o in final],
+        [o.updated_at for o in final],
+        [i for i, _ in changes], [c.from_status.value if c.from_status else None for _, c in changes],
+        [c.to_status.value for _, c in changes], [c.transition.value for _, c in changes],
+        [c.reason_code for _, c in changes], [c.reason for _, c in changes], [c.actor_kind for _, c in changes],
+        [c.actor_id for _, c in changes], [c.at for _, c in changes],
+        [e.event_id for e in events], [e.topic for e in events], [e.key for e in events],
+        [e.event_type for e in events], [e.envelope for e in events],
+    )
+
+
 _TRANSITION = """
 WITH o AS (
     UPDATE orders SET status = $2, status_reason_code = $3, updated_at = $4 WHERE order_id = $1 RETURNING order_id

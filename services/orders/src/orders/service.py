@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import asyncpg
@@ -37,6 +37,20 @@ from topup_platform.outbox import Outbox
 from topup_platform.timeutil import utcnow
 
 log = get_logger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A named transition asked of one order, by whom, and why."""
+
+    order_id: UUID
+    transition: Transition
+    actor_kind: str
+    actor_id: str
+    reason_code: str = ""
+    reason: str = ""
+    #: the trace of the request or event that caused it (its event continues that trace)
+    trace_context: Mapping[str, str] | None = None
+
 
 _FIRST_TRANSITION = {
     RiskOutcome.ALLOW: (Transition.ACCEPT, ""),
@@ -179,6 +193,28 @@ class OrdersService:
         return order
 
     # --- transitions -------------------------------------------------------------------------------
+
+    async def transition_many(self, conn: asyncpg.Connection, moves: list[Move]) -> None:
+        """Apply many named transitions (in order; several may concern one order) inside the caller's
+        transaction, in three statements: lock the orders, check every move against the state machine, write
+        the final statuses, the history rows and the events. One illegal move fails them all."""
+        orders = await repository.lock_orders(conn, sorted({m.order_id for m in moves}))
+        changes: list[tuple[UUID, StatusChange]] = []
+        events = []
+        for m in moves:
+            order = orders.get(m.order_id)
+            if order is None:
+                raise OrderNotFound("no such order", order_id=str(m.order_id))
+            now = utcnow()
+            change = StatusChange(order.status, next_status(order.status, m.transition), m.transition, m.reason_code,
+                                  m.reason, m.actor_kind, m.actor_id, now)
+            order = orders[m.order_id] = replace(order, status=change.to_status, status_reason_code=m.reason_code,
+                                                 updated_at=now)
+            changes.append((m.order_id, change))
+            events.append(self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change),
+                                          aggregate_type="order", aggregate_id=str(m.order_id),
+                                          trace_context=m.trace_context))
+        await repository.save_transitions(conn, list(orders.values()), changes, events)
 
     async def transition(
         self,
