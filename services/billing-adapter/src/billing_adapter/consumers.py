@@ -36,10 +36,10 @@ def fulfilment_requests(worker: FulfilmentWorker) -> BatchHandler:
     async def store(ctx: EventContext, events: list[tuple[EventEnvelope, Any]]) -> None:
         jobs = []
         for envelope, event in events:
-            started = worker.outbox.row(
-                BILLING_TOPIC, billing_pb2.FulfilmentStarted(order_id=event.order_id, started_at=to_timestamp(utcnow())),
-                aggregate_type="order", aggregate_id=event.order_id, trace_context=dict(envelope.trace_context))
-            jobs.append((_job(event), started))
+            started = billing_pb2.FulfilmentStarted(order_id=event.order_id, started_at=to_timestamp(utcnow()))
+            row = worker.outbox.row(BILLING_TOPIC, started, aggregate_type="order", aggregate_id=event.order_id,
+                                    trace_context=dict(envelope.trace_context))
+            jobs.append((_job(event), row))
         created = await repository.insert_jobs(ctx.conn, jobs, owner=worker.owner,
                                                lease_seconds=worker.settings.lease_seconds)
         if created:  # the jobs, held by this worker, and their FulfilmentStarted are committed: go
