@@ -143,6 +143,8 @@ def wait_ready(ports: Ports, timeout: float) -> dict[str, str]:
 
 def banner(ports: Ports) -> str:
     url = f"http://127.0.0.1:{ports.gateway}"
+    cli = Path(sys.executable).with_name("topup")
+    cli_shown = cli.relative_to(ROOT) if cli.is_relative_to(ROOT) else cli
     secret_hint = "" if "TOPUP_DEMO_CHANNEL_SECRET" not in os.environ else " (secret from TOPUP_DEMO_CHANNEL_SECRET)"
     return f"""
 ================================================================================
@@ -150,9 +152,9 @@ def banner(ports: Ports) -> str:
  Demo channel: demo / demo-secret{secret_hint}
 
  Try a signed recharge (the `topup` CLI signs for you):
-   TOPUP_URL={url} uv run topup recharge 18612345678 CREDIT_50 --wait
+   TOPUP_URL={url} {cli_shown} recharge 18612345678 CREDIT_50 --wait
  Or print a ready-to-run signed curl command:
-   TOPUP_URL={url} uv run topup curl GET '/v1/products?account=18612345678'
+   TOPUP_URL={url} {cli_shown} curl GET '/v1/products?account=18612345678'
 
  Sandbox numbers 18600000001..06 force BOSS outcomes (see README). Ctrl-C stops everything.
 ================================================================================
