@@ -145,6 +145,8 @@ def banner(ports: Ports) -> str:
     url = f"http://127.0.0.1:{ports.gateway}"
     cli = Path(sys.executable).with_name("topup")
     cli_shown = cli.relative_to(ROOT) if cli.is_relative_to(ROOT) else cli
+    python = Path(sys.executable)
+    python_shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
     secret_hint = "" if "TOPUP_DEMO_CHANNEL_SECRET" not in os.environ else " (secret from TOPUP_DEMO_CHANNEL_SECRET)"
     return f"""
 ================================================================================
@@ -155,6 +157,9 @@ def banner(ports: Ports) -> str:
    TOPUP_URL={url} {cli_shown} recharge 18612345678 CREDIT_50 --wait
  Or print a ready-to-run signed curl command:
    TOPUP_URL={url} {cli_shown} curl GET '/v1/products?account=18612345678'
+
+ A staff token for the admin API (/admin/v1/...; roles reviewer, finance, admin):
+   {python_shown} -m gateway token --sub you --role admin
 
  Sandbox numbers 18600000001..06 force BOSS outcomes (see README). Ctrl-C stops everything.
 ================================================================================

@@ -29,6 +29,9 @@ _SPECS = [
     ErrorSpec("AUTH_NONCE_REPLAYED", 401, "该 X-Nonce 已被使用", "This X-Nonce was already used"),
     ErrorSpec("AUTH_SIGNATURE_INVALID", 401, "签名校验失败", "The signature does not verify"),
     ErrorSpec("CHANNEL_DISABLED", 403, "渠道已停用", "This channel is disabled"),
+    # --- staff (the admin API)
+    ErrorSpec("ADMIN_AUTH_REQUIRED", 401, "需要有效的员工令牌(Bearer)", "A valid staff bearer token is required"),
+    ErrorSpec("ADMIN_FORBIDDEN", 403, "该员工角色无权执行此操作", "This member of staff's role may not do this"),
     # --- the request
     ErrorSpec("INVALID_REQUEST", 400, "请求格式或参数错误", "The request is malformed or a field is invalid"),
     ErrorSpec("PAYLOAD_TOO_LARGE", 413, "请求体过大", "The request body is too large"),

@@ -10,6 +10,7 @@ from topup_platform.settings import PlatformSettings
 
 #: 32 bytes, base64: development only. Production refuses to start with it.
 DEV_MASTER_KEY = base64.b64encode(b"dev-only-master-key-not-secret!!").decode()
+DEV_ADMIN_JWT_SECRET = "dev-only-admin-jwt-secret-not-for-production"
 
 
 class GatewaySettings(PlatformSettings):
@@ -38,6 +39,10 @@ class GatewaySettings(PlatformSettings):
     max_body_bytes: int = 64 * 1024
     #: how often the channel registry is reloaded from the database (seconds)
     channel_refresh_seconds: float = 5.0
+    #: signs and verifies staff bearer tokens of the admin API (HS256); production refuses the default
+    admin_jwt_secret: SecretStr = SecretStr(DEV_ADMIN_JWT_SECRET)
+    admin_jwt_issuer: str = "topup-gateway"
+    admin_token_ttl_seconds: int = 8 * 3600
     #: dev only: the demo channel of DESIGN.md section 5
     demo_channel_id: str = "demo"
     demo_channel_secret: SecretStr = Field(
@@ -46,3 +51,4 @@ class GatewaySettings(PlatformSettings):
 
     def check_production(self) -> None:
         self.require_real_secret("GATEWAY_MASTER_KEY", self.master_key, DEV_MASTER_KEY)
+        self.require_real_secret("GATEWAY_ADMIN_JWT_SECRET", self.admin_jwt_secret, DEV_ADMIN_JWT_SECRET)
