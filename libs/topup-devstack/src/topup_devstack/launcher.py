@@ -83,6 +83,7 @@ def process_env(ports: Ports, database_url: str, bootstrap: str, extra: dict[str
         "BILLING_GRPC_PORT": str(ports.billing),
         "REFUNDS_GRPC_PORT": str(ports.refunds),
         "BILLING_BOSS_URL": f"http://127.0.0.1:{ports.boss}",
+        "BILLING_PORTED_SYNC_SECONDS": os.environ.get("BILLING_PORTED_SYNC_SECONDS", "10"),
         "REFUNDS_PAYMENTS_URL": f"http://127.0.0.1:{ports.payments}",
         "BOSS_SIM_PORT": str(ports.boss),
         "BOSS_SIM_LATENCY_MS": os.environ.get("BOSS_SIM_LATENCY_MS", "20"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from billing_adapter.boss_client import BossClient
 from billing_adapter.consumers import fulfilment_requests, order_handlers
 from billing_adapter.grpc_api import BillingServicer
+from billing_adapter.ported import PortedNumbersSync
 from billing_adapter.settings import BillingSettings
 from billing_adapter.worker import FulfilmentWorker
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -24,6 +25,7 @@ async def main(settings: BillingSettings) -> int:
         try:
             rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
             rt.start_worker(worker, "fulfilment-scheduler")
+            rt.start_worker(PortedNumbersSync(rt.pool, outbox, boss, settings.ported_sync_seconds), "ported-sync")
             rt.start_worker(
                 EventConsumer(name="billing-adapter", settings=settings, pool=rt.pool, producer=producer,
                               topics=[ORDERS_TOPIC], handlers=order_handlers(worker),

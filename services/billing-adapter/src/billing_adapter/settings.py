@@ -28,3 +28,5 @@ class BillingSettings(PlatformSettings):
     lease_seconds: float = 30.0
     #: how often the scheduler looks for due work another process left (retries, lapsed leases)
     poll_seconds: float = 0.5
+    #: how often BOSS's ported-number publication is read (and once at start)
+    ported_sync_seconds: float = 60.0

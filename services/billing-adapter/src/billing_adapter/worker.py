@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,14 @@ from topup_platform.outbox import Outbox
 from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Progress:
+    """What a job has delivered so far: BOSS's serials, and the transaction ids of the delivered parts."""
+
+    serials: list[str]
+    delivered: list[str]
 
 
 class FulfilmentWorker:
@@ -102,17 +111,18 @@ class FulfilmentWorker:
                 job = await repository.lease(conn, order_id, self.owner, self.settings.lease_seconds)
             if job is None:
                 return
-        serials = [op.boss_serial for op in job.operations if op.state == "succeeded"]
+        done_ops = [op for op in job.operations if op.state == "succeeded"]
+        progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops])
         attempts = job.attempts
         pending = [op for op in job.operations if op.state != "succeeded"]
         for op in pending:
-            done = await self._carry_out(job, op, attempts, last=op is pending[-1], serials=serials)
+            done = await self._carry_out(job, op, attempts, last=op is pending[-1], progress=progress)
             if done is None:
                 return  # the job ended (succeeded, failed, unknown) or waits for a retry
             attempts = done
 
     async def _carry_out(self, job: Job, op: OperationRow, attempts: int, *, last: bool,
-                         serials: list[str]) -> int | None:
+                         progress: Progress) -> int | None:
         """One operation. Returns the write attempts so far when it succeeded and more operations follow;
         None when the job ended or waits for a retry. Every call to BOSS is logged before its consequence is
         acted on; the call that ends the job is logged in the statement that writes the outcome and its event."""
@@ -134,31 +144,31 @@ class FulfilmentWorker:
             result = call.result
             if result.outcome is Outcome.NOT_FOUND:  # (a status query) BOSS never got the write
                 if attempts > self.settings.retries:
-                    await self._end(job, "failed", "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", billing_pb2.FulfilmentFailed(
-                        order_id=order_id, attempts=attempts, reason_code="BOSS_NO_ANSWER_RETRIES_EXHAUSTED",
-                        reason="BOSS never recorded the call", failed_at=to_timestamp(utcnow())),
-                        decided_by=(op, kind, call, "pending"))
+                    await self._fail(job, attempts, "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "BOSS never recorded the call",
+                                     decided_by=(op, kind, call, "pending"), progress=progress)
                     return None
                 await self._log(job, op, kind, call)
                 continue  # sending it again with the same transaction id is safe
             if result.outcome is Outcome.SUCCESS:
-                serials.append(result.boss_serial)
+                progress.serials.append(result.boss_serial)
                 if not last:
                     await self._log(job, op, kind, call, settled="succeeded")
+                    progress.delivered.append(op.transaction_id)
                     return attempts
-                event = billing_pb2.FulfilmentSucceeded(order_id=order_id, attempts=attempts, boss_serials=serials,
+                event = billing_pb2.FulfilmentSucceeded(order_id=order_id, attempts=attempts,
+                                                        boss_serials=progress.serials,
                                                         completed_at=to_timestamp(utcnow()))
                 if await self._end(job, "succeeded", "", event, decided_by=(op, kind, call, "succeeded")):
                     log.info("fulfilment succeeded", order_id=order_id, attempts=attempts)
                 return None
             if result.outcome is Outcome.TERMINAL_FAILURE:
                 await self._fail(job, attempts, result.reason_code, f"BOSS refused: {result.provider_code}",
-                                 decided_by=(op, kind, call, "failed"))
+                                 decided_by=(op, kind, call, "failed"), progress=progress)
                 return None
             # retryable: BOSS did not do it and says so
             if attempts > self.settings.retries:
                 await self._fail(job, attempts, "BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts",
-                                 decided_by=(op, kind, call, "pending"))
+                                 decided_by=(op, kind, call, "pending"), progress=progress)
                 return None
             await self._log(job, op, kind, call)
             delay = backoff(attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds)
@@ -195,9 +205,13 @@ class FulfilmentWorker:
             await repository.record_attempt(conn, **self._attempt(job, op, kind, call, settled))
 
     async def _fail(self, job: Job, attempts: int, reason_code: str, reason: str, *,
-                    decided_by: tuple[OperationRow, str, Call, str]) -> None:
+                    decided_by: tuple[OperationRow, str, Call, str], progress: Progress) -> None:
+        """The job failed for good. If an earlier part of a combo was delivered, the failure says so: the
+        order is then neither refunded in full nor kept half-done; a person decides."""
         event = billing_pb2.FulfilmentFailed(order_id=str(job.order_id), attempts=attempts, reason_code=reason_code,
-                                             reason=reason, failed_at=to_timestamp(utcnow()))
+                                             reason=reason, failed_at=to_timestamp(utcnow()),
+                                             partially_fulfilled=bool(progress.delivered),
+                                             delivered_transaction_ids=progress.delivered)
         if await self._end(job, "failed", reason_code, event, decided_by=decided_by):
             log.info("fulfilment failed", order_id=str(job.order_id), reason_code=reason_code, attempts=attempts)
 

@@ -50,9 +50,19 @@ _SPECS = [
               "This channel_order_id was already used with a different request"),
     ErrorSpec("ORDER_NOT_FOUND", 404, "订单不存在", "No such order"),
     ErrorSpec("ILLEGAL_TRANSITION", 409, "订单当前状态不允许该操作", "The order's status does not allow this"),
+    # --- voucher cards
+    ErrorSpec("VOUCHER_INVALID", 422, "卡密无效", "The PIN is not valid"),
+    ErrorSpec("VOUCHER_EXPIRED", 422, "卡券已过期", "The voucher card has expired"),
+    ErrorSpec("VOUCHER_FROZEN", 422, "卡券已冻结", "The voucher card is frozen"),
+    ErrorSpec("VOUCHER_NOT_ACTIVE", 422, "卡券未激活或已作废", "The voucher card is not active (not sold yet, or voided)"),
+    ErrorSpec("VOUCHER_ALREADY_REDEEMED", 409, "卡券已被使用或正在使用中", "The voucher card is redeemed, or being redeemed"),
+    ErrorSpec("VOUCHER_LOCKED_OUT", 429, "卡密错误次数过多,已被暂时锁定", "Too many wrong PINs: locked out for a while"),
+    ErrorSpec("VOUCHER_BATCH_NOT_FOUND", 404, "卡券批次不存在", "No such voucher batch"),
+    ErrorSpec("VOUCHER_NOT_FOUND", 404, "卡券不存在", "No such voucher card"),
     # --- risk
     ErrorSpec("RISK_CHALLENGE_REQUIRED", 403, "需要加强验证(短信验证码、支付密码)后重试",
               "Step up verification (SMS code, payment password) and try again"),
+    ErrorSpec("RISK_DENIED", 403, "风控拒绝该请求", "The risk engine refused this request"),
     # --- availability
     ErrorSpec("RATE_LIMITED", 429, "请求过于频繁,请稍后重试", "Too many requests; retry later"),
     ErrorSpec("SERVICE_UNAVAILABLE", 503, "服务暂时不可用,请使用相同渠道订单号重试",

@@ -165,6 +165,8 @@ def create_app(settings: BossSimSettings) -> FastAPI:
 
         data_mb = domain.DATA_PACKS.get(pack_code, 0) if operation == "data_pack" else 0
         precheck = domain.PACK_UNKNOWN if operation == "data_pack" and not data_mb else domain.SUCCESS
+        if operation == "credit" and account_id == Sandbox.CREDIT_BLOCKED:
+            precheck = domain.CREDIT_BLOCKED
         async with pool.acquire() as conn:
             key = (account_type, account_id)
             if key not in request.app.state.known_subscribers:
@@ -271,8 +273,8 @@ def create_app(settings: BossSimSettings) -> FastAPI:
         pool: asyncpg.Pool = request.app.state.pool
         async with pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT number, carrier, ported_at FROM ported_numbers WHERE ported_at >= coalesce($1, '-infinity')"
-                " ORDER BY ported_at, number",
+                """SELECT number, carrier, ported_at FROM ported_numbers
+                   WHERE ported_at >= coalesce($1::timestamptz, '-infinity') ORDER BY ported_at, number""",
                 since,
             )
         return _reply(domain.SUCCESS, items=[{"number": r["number"], "carrier": r["carrier"],

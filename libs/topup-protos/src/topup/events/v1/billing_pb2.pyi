@@ -30,18 +30,32 @@ class FulfilmentSucceeded(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., boss_serials: _Optional[_Iterable[str]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FulfilmentFailed(_message.Message):
-    __slots__ = ("order_id", "attempts", "reason_code", "reason", "failed_at")
+    __slots__ = ("order_id", "attempts", "reason_code", "reason", "failed_at", "partially_fulfilled", "delivered_transaction_ids")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     FAILED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTIALLY_FULFILLED_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_TRANSACTION_IDS_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     attempts: int
     reason_code: str
     reason: str
     failed_at: _timestamp_pb2.Timestamp
-    def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    partially_fulfilled: bool
+    delivered_transaction_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partially_fulfilled: _Optional[bool] = ..., delivered_transaction_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NumberPorted(_message.Message):
+    __slots__ = ("number", "carrier", "ported_at")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_FIELD_NUMBER: _ClassVar[int]
+    PORTED_AT_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    carrier: str
+    ported_at: _timestamp_pb2.Timestamp
+    def __init__(self, number: _Optional[str] = ..., carrier: _Optional[str] = ..., ported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FulfilmentOutcomeUnknown(_message.Message):
     __slots__ = ("order_id", "attempts", "reason_code", "reason", "at")
