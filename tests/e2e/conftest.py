@@ -29,7 +29,7 @@ FAST = {
 FINAL = {"SUCCEEDED", "FAILED", "REFUNDED", "REJECTED", "UNDER_REVIEW"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     s = start_stack(tmp_path_factory.mktemp("stack"), {**infra.env(), **FAST})
     yield s

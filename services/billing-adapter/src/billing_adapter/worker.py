@@ -32,6 +32,7 @@ from google.protobuf.message import Message
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient, Call
 from billing_adapter.domain.outcomes import Outcome, backoff
+from billing_adapter.gate import BOSS_RETRIES, BossGate, BreakerOpen
 from billing_adapter.repository import Job, OperationRow
 from billing_adapter.settings import BillingSettings
 from topup.events.v1 import billing_pb2
@@ -52,10 +53,12 @@ class Progress:
 
 
 class FulfilmentWorker:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, boss: BossClient, settings: BillingSettings) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, boss: BossClient, gate: BossGate,
+                 settings: BillingSettings) -> None:
         self.pool = pool
         self.outbox = outbox
         self.boss = boss
+        self.gate = gate
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stopping = asyncio.Event()
@@ -115,11 +118,18 @@ class FulfilmentWorker:
         progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops])
         attempts = job.attempts
         pending = [op for op in job.operations if op.state != "succeeded"]
-        for op in pending:
-            done = await self._carry_out(job, op, attempts, last=op is pending[-1], progress=progress)
-            if done is None:
-                return  # the job ended (succeeded, failed, unknown) or waits for a retry
-            attempts = done
+        try:
+            for op in pending:
+                done = await self._carry_out(job, op, attempts, last=op is pending[-1], progress=progress)
+                if done is None:
+                    return  # the job ended (succeeded, failed, unknown) or waits for a retry
+                attempts = done
+        except BreakerOpen as open_breaker:
+            # BOSS is being left alone: the order waits (it does not fail) and resumes after the pause. A write
+            # whose outcome was left unknown is sent again then, with the same transaction id: that is safe.
+            async with self.pool.acquire() as conn:
+                await repository.reschedule(conn, job.order_id, open_breaker.retry_after, "BOSS_BREAKER_OPEN")
+            self.dispatch_later(job.order_id, open_breaker.retry_after)
 
     async def _carry_out(self, job: Job, op: OperationRow, attempts: int, *, last: bool,
                          progress: Progress) -> int | None:
@@ -175,19 +185,22 @@ class FulfilmentWorker:
             async with self.pool.acquire() as conn:
                 await repository.reschedule(conn, job.order_id, delay, result.reason_code)
             self.dispatch_later(job.order_id, delay)
+            BOSS_RETRIES.inc()
             log.info("fulfilment retry scheduled", order_id=order_id, attempts=attempts, delay_s=round(delay, 3))
             return None
 
     async def _write(self, job: Job, op: OperationRow) -> Call:
         if op.kind == "credit":
-            return await self.boss.credit(op.transaction_id, job.account_type, job.account_id, op.amount_fen)
-        return await self.boss.data_pack(op.transaction_id, job.account_type, job.account_id, op.pack_code)
+            return await self.gate.call("credit", lambda: self.boss.credit(
+                op.transaction_id, job.account_type, job.account_id, op.amount_fen))
+        return await self.gate.call("data_pack", lambda: self.boss.data_pack(
+            op.transaction_id, job.account_type, job.account_id, op.pack_code))
 
     async def _resolve_unknown(self, job: Job, op: OperationRow) -> Call | None:
         """Ask BOSS what happened; None if it cannot tell us within the bounded queries (each one logged)."""
         for query in range(1, self.settings.status_queries + 1):
             await asyncio.sleep(self.settings.status_query_backoff_seconds * 2 ** (query - 1))
-            call = await self.boss.query(op.transaction_id)
+            call = await self.gate.call("status_query", lambda: self.boss.query(op.transaction_id))
             if call.result.outcome is not Outcome.UNKNOWN:
                 return call  # logged by whoever acts on it
             await self._log(job, op, "status_query", call)

@@ -16,7 +16,7 @@ from gateway.errors import CATALOGUE, ApiError, message
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
 from gateway.responses import FastJSON
-from gateway.routes import admin_catalog, admin_orders, health, history, products, recharges, vouchers
+from gateway.routes import admin_catalog, admin_orders, balance, health, history, products, recharges, vouchers
 from gateway.schemas import REQUEST_MODELS
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
@@ -66,7 +66,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                    settings.channel_refresh_seconds)
         if settings.is_dev:
             await registry.ensure_channel(settings.demo_channel_id, "Demo channel", "k1",
-                                          settings.demo_channel_secret.get_secret_value())
+                                          settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}))
         await registry.reload()
         nonces = NonceStore(nonce_pool, settings.timestamp_window_seconds)
         upstream = Upstream(settings)
@@ -126,6 +126,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(vouchers.router)
     app.include_router(products.router)
     app.include_router(history.router)
+    app.include_router(balance.router)
     app.include_router(admin_orders.router)
     app.include_router(admin_catalog.router)
     app.include_router(health.router)

@@ -29,6 +29,7 @@ _SPECS = [
     ErrorSpec("AUTH_NONCE_REPLAYED", 401, "该 X-Nonce 已被使用", "This X-Nonce was already used"),
     ErrorSpec("AUTH_SIGNATURE_INVALID", 401, "签名校验失败", "The signature does not verify"),
     ErrorSpec("CHANNEL_DISABLED", 403, "渠道已停用", "This channel is disabled"),
+    ErrorSpec("CHANNEL_NOT_PERMITTED", 403, "该渠道无权使用此接口", "This channel may not use this endpoint"),
     # --- staff (the admin API)
     ErrorSpec("ADMIN_AUTH_REQUIRED", 401, "需要有效的员工令牌(Bearer)", "A valid staff bearer token is required"),
     ErrorSpec("ADMIN_FORBIDDEN", 403, "该员工角色无权执行此操作", "This member of staff's role may not do this"),
@@ -69,6 +70,8 @@ _SPECS = [
               "Temporarily unavailable; retry with the same channel_order_id"),
     ErrorSpec("UPSTREAM_TIMEOUT", 503, "处理超时,结果未知,请使用相同渠道订单号重试或查询",
               "Timed out; the outcome is unknown: retry with the same channel_order_id, or query it"),
+    ErrorSpec("BOSS_SUBSCRIBER_NOT_FOUND", 404, "计费系统中无此用户", "BOSS has no such subscriber"),
+    ErrorSpec("BOSS_UNAVAILABLE", 503, "计费系统暂时不可用,请稍后重试", "BOSS is unavailable; try again later"),
     ErrorSpec("INTERNAL_ERROR", 500, "系统内部错误", "Internal error"),
 ]
 

@@ -174,6 +174,13 @@ class ProductsOut(BaseModel):
     products: list[ProductOut]
 
 
+class BalanceOut(BaseModel):
+    account: Account
+    balance_fen: int = Field(description="Call credit, in fen (may be negative: arrears)")
+    data_remaining_mb: int
+    as_of: datetime
+
+
 class ErrorOut(BaseModel):
     code: str = Field(description="UPPER_SNAKE code from the error catalogue")
     message: str

@@ -29,13 +29,26 @@ def billing_handlers(service: OrdersService) -> dict[type, Handler]:
     async def ported(ctx: EventContext, event: billing_pb2.NumberPorted) -> None:
         await repository.upsert_ported(ctx.conn, [(event.number, event.carrier, from_timestamp(event.ported_at))])
 
+    async def repaired(ctx: EventContext, event: billing_pb2.ReconciliationRepaired) -> None:
+        await service.credited_per_boss(ctx.conn, UUID(event.order_id), _repair_reason(event))
+        ctx.after_commit(service.outbox.wake)
+
     return {
+        billing_pb2.ReconciliationRepaired: repaired,
         billing_pb2.FulfilmentStarted: transition,
         billing_pb2.FulfilmentSucceeded: transition,
         billing_pb2.FulfilmentFailed: transition,
         billing_pb2.FulfilmentOutcomeUnknown: transition,
         billing_pb2.NumberPorted: ported,
     }
+
+
+_FULFILMENT = (billing_pb2.FulfilmentStarted, billing_pb2.FulfilmentSucceeded, billing_pb2.FulfilmentFailed,
+               billing_pb2.FulfilmentOutcomeUnknown)
+
+
+def _repair_reason(event: billing_pb2.ReconciliationRepaired) -> str:
+    return f"BOSS's ledger shows {', '.join(event.transaction_ids)} credited (reconciliation run {event.run_id})"
 
 
 def move(envelope: EventEnvelope, event: Any) -> Move:
@@ -64,11 +77,14 @@ def billing_moves(service: OrdersService) -> BatchHandler:
     async def apply(ctx: EventContext, events: list[tuple[EventEnvelope, Any]]) -> None:
         ported = [(e.number, e.carrier, from_timestamp(e.ported_at)) for _, e in events
                   if isinstance(e, billing_pb2.NumberPorted)]
-        moves = [move(envelope, e) for envelope, e in events if not isinstance(e, billing_pb2.NumberPorted)]
+        moves = [move(envelope, e) for envelope, e in events if isinstance(e, _FULFILMENT)]
         if ported:
             await repository.upsert_ported(ctx.conn, ported)
         if moves:
             await service.transition_many(ctx.conn, moves)
-            ctx.after_commit(service.outbox.wake)
+        for _, e in events:  # rare: one by one, after the fulfilment outcomes of the same poll
+            if isinstance(e, billing_pb2.ReconciliationRepaired):
+                await service.credited_per_boss(ctx.conn, UUID(e.order_id), _repair_reason(e))
+        ctx.after_commit(service.outbox.wake)
 
     return apply

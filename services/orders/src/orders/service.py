@@ -266,6 +266,20 @@ class OrdersService:
         await self._settle_vouchers(conn, [(order, change)])
         return order
 
+    async def credited_per_boss(self, conn: asyncpg.Connection, order_id: UUID, reason: str) -> None:
+        """Reconciliation found that BOSS credited the order: a failed order is credited after all, an order
+        whose outcome was unknown is confirmed credited; one already SUCCEEDED stays so. Anything else (a
+        refunded order: credited and refunded) is an illegal move and raises, for a person to see."""
+        order = await repository.get_order(conn, order_id, for_update=True)
+        if order is None:
+            raise OrderNotFound("no such order", order_id=str(order_id))
+        if order.status is Status.SUCCEEDED:
+            return
+        transition = (Transition.CONFIRM_CREDITED if order.status is Status.UNDER_REVIEW
+                      else Transition.RECONCILE_CREDITED)
+        await self.transition(conn, order_id, transition, actor_kind="service", actor_id="reconciliation",
+                              reason_code="RECONCILED", reason=reason)
+
     @staticmethod
     async def _settle_vouchers(conn: asyncpg.Connection, changes: list[tuple[Order, StatusChange]]) -> None:
         """Settle the cards of voucher orders that reached an outcome, in the transition's transaction:

@@ -42,6 +42,8 @@ class Faults(BaseModel):
     timeout_rate: float = Field(0.0, ge=0, le=1)
     #: fraction of writes processed whose reply is then lost (the caller times out)
     lost_reply_rate: float = Field(0.0, ge=0, le=1)
+    #: fraction of status queries left unanswered (the caller times out)
+    query_timeout_rate: float = Field(0.0, ge=0, le=1)
 
 
 class CreditIn(BaseModel):
@@ -233,7 +235,9 @@ def create_app(settings: BossSimSettings) -> FastAPI:
         pool: asyncpg.Pool = request.app.state.pool
         async with pool.acquire() as conn:
             row = await conn.fetchrow("SELECT * FROM transactions WHERE transaction_id = $1", transaction_id)
-        if transaction_id in request.app.state.never_answers or random.random() < faults(request).timeout_rate:
+        f = faults(request)
+        if transaction_id in request.app.state.never_answers or random.random() < max(f.timeout_rate,
+                                                                                       f.query_timeout_rate):
             await hang()
         if row is None:
             return _reply(domain.TRANSACTION_NOT_FOUND, 404, transaction_id=transaction_id)

@@ -70,3 +70,33 @@ class FulfilmentOutcomeUnknown(_message.Message):
     reason: str
     at: _timestamp_pb2.Timestamp
     def __init__(self, order_id: _Optional[str] = ..., attempts: _Optional[int] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReconciliationRepaired(_message.Message):
+    __slots__ = ("order_id", "run_id", "transaction_ids", "boss_serials", "at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    BOSS_SERIALS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    run_id: str
+    transaction_ids: _containers.RepeatedScalarFieldContainer[str]
+    boss_serials: _containers.RepeatedScalarFieldContainer[str]
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., run_id: _Optional[str] = ..., transaction_ids: _Optional[_Iterable[str]] = ..., boss_serials: _Optional[_Iterable[str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReconciliationDiscrepancy(_message.Message):
+    __slots__ = ("run_id", "kind", "order_id", "transaction_id", "detail", "at")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    kind: str
+    order_id: str
+    transaction_id: str
+    detail: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, run_id: _Optional[str] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
