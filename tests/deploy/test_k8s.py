@@ -358,15 +358,19 @@ def test_every_topic_is_a_kafkatopic(objects: list[Obj], overlay: str) -> None:
     topics = {t["spec"].get("topicName", name_of(t)): t for t in of_kind(objects, "KafkaTopic")}
     wanted = set(events.ALL_TOPICS) | catalog.dead_letter_topics()
     assert wanted <= set(topics), f"missing KafkaTopics: {sorted(wanted - set(topics))}"
-    partitions = {effective_settings(objects, c).kafka_topic_partitions for c in platform(overlay) if c.uses_kafka}
-    assert len(partitions) == 1, "one KAFKA_TOPIC_PARTITIONS for every service"
+    kafka_users = [effective_settings(objects, c) for c in platform(overlay) if c.uses_kafka]
+    partitions = {s.kafka_topic_partitions for s in kafka_users}
+    replicas = {s.kafka_topic_replication_factor for s in kafka_users}
+    assert len(partitions) == 1 and len(replicas) == 1, "one KAFKA_TOPIC_PARTITIONS/REPLICATION_FACTOR for all"
     for name, topic in topics.items():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == name_of(kafka), name
         assert topic["spec"]["replicas"] <= brokers, f"{name}: more replicas than brokers"
         min_isr = int(topic["spec"].get("config", {}).get("min.insync.replicas", 1))
         assert min_isr <= topic["spec"]["replicas"], f"{name}: min.insync.replicas > replicas"
         if name in events.ALL_TOPICS:
+            # a service that starts before the topic operator creates the topic itself, with these settings
             assert {topic["spec"]["partitions"]} == partitions, f"{name}: partitions ≠ KAFKA_TOPIC_PARTITIONS"
+            assert {topic["spec"]["replicas"]} == replicas, f"{name}: replicas ≠ KAFKA_TOPIC_REPLICATION_FACTOR"
 
 
 def test_dead_letter_topics_come_from_the_consumers() -> None:
