@@ -16,7 +16,7 @@ import pytest
 
 from tests.deploy import catalog
 from tests.deploy.catalog import ROOT, Component
-from tests.deploy.conftest import K8S, OVERLAYS, render
+from tests.deploy.conftest import K8S, OVERLAYS, render, rendered
 from tests.deploy.k8s import (
     Obj,
     container_env,
@@ -280,8 +280,6 @@ def test_external_systems(objects: list[Obj], overlay: str, service: str, field:
 
 
 def test_no_simulator_in_prod() -> None:
-    from tests.deploy.conftest import rendered
-
     names = {name_of(o) for o in rendered("prod")}
     for c in catalog.components():
         if c.simulator:
