@@ -7,11 +7,11 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: help install run test test-unit test-integration test-e2e lint protos protos-check bench clean
+.PHONY: help install deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
-	@echo "make test     lint, proto freshness, unit + integration + e2e tests"
+	@echo "make test     lint, proto freshness, unit + integration + e2e + deployment tests"
 	@echo "make bench    intake capacity and latency benchmarks (not part of make test)"
 	@echo "make protos   regenerate libs/topup-protos from protos/"
 	@echo "make lint     ruff and mypy"
@@ -22,6 +22,12 @@ $(UV):
 
 install: $(UV)
 	$(UV) sync --frozen --all-packages
+
+# tests/deploy render the kustomize overlays with `kubectl kustomize` (Debian's kubectl package; no cluster needed)
+deploy-tools:
+	@command -v kubectl >/dev/null 2>&1 || apt-get install -y kubectl || (apt-get update && apt-get install -y kubectl) \
+		|| sudo apt-get install -y kubectl \
+		|| { echo "tests/deploy need kubectl (kubectl kustomize): install it, then run make test again" >&2; exit 1; }
 
 run: install
 	$(UV) run --frozen --no-sync topup-dev run
@@ -38,7 +44,7 @@ lint: install
 		services/gateway/src services/orders/src services/risk/src services/billing-adapter/src \
 		services/refunds/src simulators/boss/src simulators/payments/src
 
-test: lint protos-check
+test: lint protos-check deploy-tools
 	$(UV) run --frozen --no-sync pytest
 
 test-unit: install
@@ -49,6 +55,9 @@ test-integration: install
 
 test-e2e: install
 	$(UV) run --frozen --no-sync pytest tests/e2e
+
+test-deploy: install deploy-tools
+	$(UV) run --frozen --no-sync pytest tests/deploy
 
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
