@@ -6,7 +6,8 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# the interpreter itself, not a shim in front of it (uv would rebuild .venv on every run otherwise)
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
 .PHONY: help install deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
