@@ -44,8 +44,8 @@ async def test_every_attempt_newest_first_in_pages(client: AsyncTopupClient, sta
     assert theirs["order_id"] not in {o["order_id"] for o in mine}  # another channel's orders stay theirs
     assert all(o["history"][-1]["to_status"] == "SUCCEEDED" for o in mine)
     assert [o["sku"] for o in await _pages(client, path, sku="CREDIT_20")] == ["CREDIT_20"]
-    assert await _pages(client, path, status="FAILED") == []
-    failed_history = await _pages(client, "/v1/accounts/mobile/18600000002/recharges", status="FAILED")
+    assert await _pages(client, path, status="REFUNDED") == []
+    failed_history = await _pages(client, "/v1/accounts/mobile/18600000002/recharges", status="REFUNDED")
     assert failed["order_id"] in {o["order_id"] for o in failed_history}  # failed attempts are history too
 
     async with httpx.AsyncClient(base_url=stack.gateway) as http:

@@ -6,7 +6,7 @@ import grpc
 import httpx
 import pytest
 
-from tests.e2e.conftest import recharge, wait_final
+from tests.e2e.conftest import provider_ledger, recharge, staff_headers, wait_final
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
 from topup_client import ApiError, AsyncTopupClient
 from topup_devstack.stack import Stack
@@ -54,10 +54,10 @@ async def test_the_same_channel_order_id_with_another_body_is_409(client: AsyncT
 @pytest.mark.parametrize(
     ("number", "status", "reason", "credit_attempts"),
     [
-        ("18600000001", "FAILED", "BOSS_SUBSCRIBER_NOT_FOUND", 1),
-        ("18600000002", "FAILED", "BOSS_SUBSCRIBER_SUSPENDED", 1),
+        ("18600000001", "REFUNDED", "BOSS_SUBSCRIBER_NOT_FOUND", 1),
+        ("18600000002", "REFUNDED", "BOSS_SUBSCRIBER_SUSPENDED", 1),
         ("18600000003", "SUCCEEDED", None, 3),
-        ("18600000004", "FAILED", "BOSS_BUSY_RETRIES_EXHAUSTED", 4),
+        ("18600000004", "REFUNDED", "BOSS_BUSY_RETRIES_EXHAUSTED", 4),
         ("18600000005", "SUCCEEDED", None, 1),
         ("18600000006", "UNDER_REVIEW", "BOSS_NO_ANSWER", 1),
     ],
@@ -65,10 +65,15 @@ async def test_the_same_channel_order_id_with_another_body_is_409(client: AsyncT
 async def test_sandbox_numbers_end_where_the_table_says(
     client: AsyncTopupClient, stack: Stack, number: str, status: str, reason: str | None, credit_attempts: int
 ) -> None:
-    # FAILED stands for REFUNDED until the refunds service pays refunds out.
     order = await client.create_recharge(**recharge(number, "CREDIT_10", 1000))
     done = await wait_final(client, order["order_id"])
     assert (done["status"], done["status_reason_code"]) == (status, reason)
+    if status == "REFUNDED":  # exactly what was paid went back, once, to the original payment path
+        async with httpx.AsyncClient(base_url=stack.gateway) as http:
+            seen = (await http.get(f"/admin/v1/orders/{order['order_id']}", headers=staff_headers("reviewer"))).json()
+        assert [c["transition"] for c in seen["history"]][-2:] == ["fail", "refund"]
+        ledger = await provider_ledger(stack, "alipay", order["payment"]["transaction_id"])
+        assert [(r["amount_fen"], r["status"]) for r in ledger["refunds"]] == [(1000, "SETTLED")]
     async with grpc.aio.insecure_channel(stack.grpc("billing")) as channel:
         fulfilment = await billing_pb2_grpc.BillingServiceStub(channel).GetFulfilment(
             billing_pb2.GetFulfilmentRequest(order_id=order["order_id"]))

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -227,3 +228,73 @@ async def test_one_illegal_move_fails_the_whole_set(service: OrdersService) -> N
                     Move(ida, Transition.START_FULFILMENT, "service", "billing-adapter"),  # twice: illegal
                 ])
     assert (await service.get_order(a.order_id, "", include_history=False)).status.value == "PENDING"
+
+
+# --- the review desk's side of the order core -----------------------------------------------------------
+
+
+async def test_the_stuck_sweeper_flags_orders_after_30_minutes_without_progress(service: OrdersService) -> None:
+    from orders.sweeper import StuckSweeper
+
+    waiting, _ = await service.create_recharge(request("S1"), ALLOW)
+    working, _ = await service.create_recharge(request("S2"), ALLOW)
+    done, _ = await service.create_recharge(request("S3"), ALLOW)
+    async with service.pool.acquire() as conn, conn.transaction():
+        await service.transition(conn, uuid.UUID(working.order_id), Transition.START_FULFILMENT,
+                                 actor_kind="service", actor_id="billing-adapter")
+        for t in (Transition.START_FULFILMENT, Transition.SUCCEED):
+            await service.transition(conn, uuid.UUID(done.order_id), t, actor_kind="service", actor_id="b")
+    now = datetime.now(UTC)
+
+    def sweeper(minutes: float) -> StuckSweeper:
+        return StuckSweeper(service, timedelta(minutes=30), clock=lambda: now + timedelta(minutes=minutes))
+
+    assert await sweeper(29).sweep() == []  # not yet
+    flagged = await sweeper(31).sweep()
+    assert sorted(map(str, flagged)) == sorted([waiting.order_id, working.order_id])
+    for order_id, reason in ((waiting.order_id, "STUCK_PENDING"), (working.order_id, "STUCK_PROCESSING")):
+        stored = await service.get_order(order_id, "", include_history=True)
+        last = stored.history[-1]
+        assert (stored.status.value, stored.status_reason_code) == ("UNDER_REVIEW", reason)
+        assert (last.transition, last.actor_id) == (Transition.FLAG_STUCK, "stuck-sweeper")
+    assert (await service.get_order(done.order_id, "", include_history=False)).status.value == "SUCCEEDED"
+    assert await sweeper(60).sweep() == []  # flagged once: under review now, not stuck
+
+    # BOSS was only slow: its late word still moves the flagged order on
+    async with service.pool.acquire() as conn, conn.transaction():
+        await service.transition(conn, uuid.UUID(working.order_id), Transition.SUCCEED, actor_kind="service",
+                                 actor_id="billing-adapter")
+    assert (await service.get_order(working.order_id, "", include_history=False)).status.value == "SUCCEEDED"
+
+
+async def test_review_decisions_fit_how_the_order_got_there_and_apply_once(service: OrdersService) -> None:
+    from orders.domain.errors import ReviewActionNotApplicable
+
+    held, _ = await service.create_recharge(request("H1"), RiskDecision("d-4", RiskOutcome.REVIEW))
+    unsure, _ = await service.create_recharge(request("H2"), ALLOW)
+    async with service.pool.acquire() as conn, conn.transaction():
+        await service.transition(conn, uuid.UUID(unsure.order_id), Transition.START_FULFILMENT,
+                                 actor_kind="service", actor_id="b")
+        await service.transition(conn, uuid.UUID(unsure.order_id), Transition.OUTCOME_UNKNOWN,
+                                 actor_kind="service", actor_id="b", reason_code="BOSS_NO_ANSWER")
+    held_id, unsure_id = uuid.UUID(held.order_id), uuid.UUID(unsure.order_id)
+
+    for order_id, wrong in ((held_id, "confirm_credited"), (unsure_id, "approve"), (unsure_id, "refund")):
+        with pytest.raises(ReviewActionNotApplicable):
+            await service.apply_review_decision(order_id, wrong, f"case-{wrong}", "alice", "no")
+
+    approved = await service.apply_review_decision(held_id, "approve", "case-1", "alice", "known customer")
+    again = await service.apply_review_decision(held_id, "approve", "case-1", "alice", "known customer")
+    assert approved.status.value == again.status.value == "PENDING"
+    with pytest.raises(IdempotencyConflict):
+        await service.apply_review_decision(held_id, "reject_held", "case-1", "bob", "other decision, same id")
+    with pytest.raises(ReviewActionNotApplicable):  # no longer under review
+        await service.apply_review_decision(held_id, "reject_held", "case-9", "bob", "too late")
+
+    failed = await service.apply_review_decision(unsure_id, "confirm_not_credited", "case-2", "bob", "not at BOSS")
+    assert (failed.status.value, failed.status_reason_code) == ("FAILED", "REVIEW_CONFIRMED_NOT_CREDITED")
+    history = (await service.get_order(unsure.order_id, "", include_history=True)).history
+    assert (history[-1].actor_kind, history[-1].actor_id, history[-1].reason) == ("staff", "bob", "not at BOSS")
+    requests = [e for e in await _outbox_events(service) if e.event_type.endswith("FulfilmentRequested")
+                and e.aggregate_id == held.order_id]
+    assert len(requests) == 1  # approved: now it goes to BOSS (it never did before), once

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.conftest import FAST, FINAL
+from tests.e2e.conftest import FAST, is_final
 from topup_client import AsyncTopupClient
 from topup_devstack.stack import Stack, start_stack
 
@@ -78,7 +78,7 @@ async def wait_all_final(client: AsyncTopupClient, order_ids: list[str], timeout
     while True:
         for order_id in [o for o in order_ids if o not in final]:
             order = await client.get_recharge(order_id)
-            if order["status"] in FINAL:
+            if is_final(order):
                 final[order_id] = order
         if len(final) == len(order_ids) or time.monotonic() > deadline:
             return final
@@ -94,4 +94,14 @@ async def boss_ledger(db: asyncpg.Pool, order_ids: list[str]) -> dict[str, list[
     by_hex = {o.replace("-", ""): o for o in order_ids}
     for r in rows:
         out[by_hex[r["transaction_id"][:32]]].append(r)
+    return out
+
+
+async def provider_refunds(db: asyncpg.Pool, transaction_ids: list[str]) -> dict[str, list[int]]:
+    """The payment provider's settled refunds per original payment (fen)."""
+    rows = await db.fetch("SELECT transaction_id, amount_fen FROM payments_sim.refunds WHERE status = 'SETTLED'"
+                          " AND transaction_id = ANY($1::text[])", transaction_ids)
+    out: dict[str, list[int]] = {t: [] for t in transaction_ids}
+    for r in rows:
+        out[r["transaction_id"]].append(r["amount_fen"])
     return out

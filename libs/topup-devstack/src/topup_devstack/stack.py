@@ -30,6 +30,10 @@ class Stack:
     def boss(self) -> str:
         return f"http://127.0.0.1:{self.ports['boss']}"
 
+    @property
+    def payments(self) -> str:
+        return f"http://127.0.0.1:{self.ports['payments']}"
+
     def grpc(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
 

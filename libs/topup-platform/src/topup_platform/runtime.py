@@ -39,6 +39,36 @@ class Worker(Protocol):
     async def stop(self) -> None: ...
 
 
+class Periodic:
+    """A worker that runs `job` every `interval` seconds until stopped (sweepers, monitors, refreshes). A
+    round that fails is logged and the next one runs: one bad round never stops the process."""
+
+    def __init__(self, name: str, job: Callable[[], Awaitable[object]], interval: float, *,
+                 run_at_start: bool = True) -> None:
+        self.name = name
+        self.job = job
+        self.interval = interval
+        self.run_at_start = run_at_start
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        if not self.run_at_start:
+            await self._pause()
+        while not self._stopping.is_set():
+            try:
+                await self.job()
+            except Exception:
+                log.exception("periodic job failed; it runs again next round", job=self.name)
+            await self._pause()
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.interval)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+
 def service_migrations(package: str, *, platform: bool = True) -> list[migrations.Migration]:
     """The platform's migrations (outbox, inbox) followed by the package's own (`<package>/migrations/*.sql`)."""
     own = migrations.load(package, resources.files(package) / "migrations")

@@ -11,8 +11,11 @@ from billing_adapter import repository
 from billing_adapter.boss_client import BossClient
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
 from topup_platform import vocab
-from topup_platform.errors import InvalidArgument, NotFound, Unavailable
+from topup_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from topup_platform.logging import get_logger
 from topup_platform.timeutil import to_timestamp, utcnow
+
+log = get_logger(__name__)
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
@@ -39,18 +42,38 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     async def GetFulfilment(
         self, request: billing_pb2.GetFulfilmentRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.Fulfilment:
-        try:
-            order_id = UUID(request.order_id)
-        except ValueError:
-            raise NotFound("no such fulfilment") from None
+        order_id = _order_id(request.order_id)
         async with self.pool.acquire() as conn:
             job = await repository.get_job(conn, order_id)
             if job is None:
                 raise NotFound("no such fulfilment")
-            attempts = await repository.attempts_of(conn, order_id)
-        return billing_pb2.Fulfilment(
-            order_id=str(order_id), state=job["state"],
-            attempts=[billing_pb2.Attempt(number=a["number"], kind=a["kind"], outcome=a["outcome"],
-                                          provider_code=a["provider_code"], at=to_timestamp(a["at"]),
-                                          latency_ms=a["latency_ms"]) for a in attempts],
-        )
+            return await _fulfilment(conn, job)
+
+    async def StopFulfilment(
+        self, request: billing_pb2.StopFulfilmentRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.Fulfilment:
+        order_id = _order_id(request.order_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            job, busy = await repository.stop(conn, order_id, request.actor or "unknown")
+            if busy:
+                raise FailedPrecondition("the adapter is working on this order at BOSS: wait for its outcome",
+                                         code="FULFILMENT_IN_PROGRESS")
+            log.info("fulfilment stopped for review", order_id=str(order_id), state=job["state"], actor=request.actor)
+            return await _fulfilment(conn, job)
+
+
+def _order_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound("no such fulfilment") from None
+
+
+async def _fulfilment(conn: asyncpg.Connection, job: asyncpg.Record) -> billing_pb2.Fulfilment:
+    attempts = await repository.attempts_of(conn, job["order_id"])
+    return billing_pb2.Fulfilment(
+        order_id=str(job["order_id"]), state=job["state"],
+        attempts=[billing_pb2.Attempt(number=a["number"], kind=a["kind"], outcome=a["outcome"],
+                                      provider_code=a["provider_code"], at=to_timestamp(a["at"]),
+                                      latency_ms=a["latency_ms"]) for a in attempts],
+    )

@@ -117,7 +117,7 @@ class Reconciler:
             if mine is None:
                 differ("UNKNOWN_AT_US", txn, None, theirs, "needs_review", "BOSS has a transaction we never asked for")
             elif theirs["status"] == "SUCCESS" and mine["op_state"] != "succeeded":
-                if mine["job_state"] in ("failed", "unknown"):
+                if mine["job_state"] in ("failed", "unknown", "cancelled"):
                     repairs[mine["order_id"]].append(mine)
                 # pending / in_progress: still being worked on; the job will learn it from BOSS itself
             elif theirs["status"] == "SUCCESS" and (theirs["amount_fen"], theirs["pack_code"]) != (

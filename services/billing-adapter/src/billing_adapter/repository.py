@@ -218,3 +218,28 @@ async def get_job(conn: asyncpg.Connection, order_id: UUID) -> asyncpg.Record | 
 
 async def attempts_of(conn: asyncpg.Connection, order_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM attempts WHERE order_id = $1 ORDER BY id", order_id)
+
+
+async def stop(conn: asyncpg.Connection, order_id: UUID, actor: str) -> tuple[asyncpg.Record, bool]:
+    """Make sure no call to BOSS will ever be made for the order. Returns (the job, whether it may still be
+    calling BOSS). A job that never made a call and whose lease has lapsed is cancelled; an order never seen
+    gets a cancelled placeholder (its request, arriving late, is then ignored); a job that made calls, or
+    holds a live lease, is left alone: a call may be in the air."""
+    await conn.execute(
+        """INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at, state,
+                                    reason_code, cancelled_by)
+           VALUES ($1, '', '', '', '', now(), 'cancelled', 'STOPPED_BEFORE_FULFILMENT', $2)
+           ON CONFLICT (order_id) DO NOTHING""", order_id, actor)
+    job = await conn.fetchrow("SELECT * FROM fulfilments WHERE order_id = $1 FOR UPDATE", order_id)
+    if job["state"] not in ("pending", "in_progress"):
+        return job, False
+    idle = job["attempts"] == 0 and not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM attempts WHERE order_id = $1)", order_id) and (
+        job["lease_until"] is None or job["lease_until"] < await conn.fetchval("SELECT now()"))
+    if not idle:
+        return job, True
+    job = await conn.fetchrow(
+        """UPDATE fulfilments SET state = 'cancelled', reason_code = 'STOPPED_BEFORE_FULFILMENT', cancelled_by = $2,
+                                  lease_owner = NULL, lease_until = NULL, updated_at = now()
+           WHERE order_id = $1 RETURNING *""", order_id, actor)
+    return job, False

@@ -31,7 +31,7 @@ from google.protobuf.message import Message
 
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient, Call
-from billing_adapter.domain.outcomes import Outcome, backoff
+from billing_adapter.domain.outcomes import Outcome
 from billing_adapter.gate import BOSS_RETRIES, BossGate, BreakerOpen
 from billing_adapter.repository import Job, OperationRow
 from billing_adapter.settings import BillingSettings
@@ -39,6 +39,7 @@ from topup.events.v1 import billing_pb2
 from topup_platform.events import BILLING_TOPIC
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
+from topup_platform.retry import backoff
 from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)

@@ -7,8 +7,9 @@ import random
 import aiohttp
 import pytest
 
-from billing_adapter.domain.outcomes import Outcome, backoff
+from billing_adapter.domain.outcomes import Outcome
 from billing_adapter.transformers import classify_query, classify_transport_error, classify_write
+from topup_platform.retry import backoff
 
 
 def _body(code: str, **txn: object) -> dict[str, object]:

@@ -16,7 +16,19 @@ from gateway.errors import CATALOGUE, ApiError, message
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
 from gateway.responses import FastJSON
-from gateway.routes import admin_catalog, admin_orders, balance, health, history, products, recharges, vouchers
+from gateway.routes import (
+    admin_catalog,
+    admin_orders,
+    admin_refunds,
+    admin_review,
+    balance,
+    health,
+    history,
+    payment_notices,
+    products,
+    recharges,
+    vouchers,
+)
 from gateway.schemas import REQUEST_MODELS
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
@@ -129,6 +141,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(balance.router)
     app.include_router(admin_orders.router)
     app.include_router(admin_catalog.router)
+    app.include_router(admin_review.router)
+    app.include_router(admin_refunds.router)
+    app.include_router(payment_notices.router)
     app.include_router(health.router)
     _document_errors(app)
     return app

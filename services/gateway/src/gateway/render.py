@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
+from topup.refunds.v1 import refunds_pb2
 from topup_platform import vocab
 
 _STATUS = {v: orders_pb2.OrderStatus.Name(v).removeprefix("ORDER_STATUS_") for v in orders_pb2.OrderStatus.values()}
@@ -93,3 +95,56 @@ def products(pb: orders_pb2.ListProductsResponse) -> dict[str, Any]:
             for p in pb.products
         ],
     }
+
+
+# --- the review desk and refunds -------------------------------------------------------------------------
+
+_REFUND_STATUS = {v: refunds_pb2.RefundStatus.Name(v).removeprefix("REFUND_STATUS_")
+                  for v in refunds_pb2.RefundStatus.values()}
+
+
+def _maybe_time(ts: Timestamp) -> str | None:
+    return _time(ts) if ts.seconds or ts.nanos else None
+
+
+def refund(pb: refunds_pb2.Refund, *, with_events: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "refund_id": pb.refund_id, "order_id": pb.order_id, "channel_id": pb.channel_id,
+        "payment": {"method": vocab.PAYMENT_METHOD_NAMES.get(pb.payment.method, "unknown"),
+                    "transaction_id": pb.payment.transaction_id, "paid_fen": pb.payment.paid_fen},
+        "amount_fen": pb.amount_fen, "status": _REFUND_STATUS[pb.status], "reason_code": pb.reason_code or None,
+        "failure_confirmed_at": _time(pb.failure_confirmed_at), "deadline_at": _time(pb.deadline_at),
+        "deadline_breached": pb.deadline_breached, "settled_at": _maybe_time(pb.settled_at),
+        "provider_refund_no": pb.provider_refund_no or None, "attempts": pb.attempts,
+        "last_error": pb.last_error or None,
+    }
+    if with_events:
+        out["events"] = [{"at": _time(e.at), "from_status": e.from_status or None, "to_status": e.to_status,
+                          "what": e.what, "detail": e.detail, "actor": e.actor} for e in pb.events]
+    return out
+
+
+def review_case(pb: refunds_pb2.ReviewCase, *, with_actions: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "case_id": pb.case_id, "kind": pb.kind, "status": pb.status, "order_id": pb.order_id or None,
+        "refund_id": pb.refund_id or None, "channel_id": pb.channel_id or None, "amount_fen": pb.amount_fen,
+        "reason_code": pb.reason_code, "detail": pb.detail, "allowed_actions": list(pb.allowed_actions),
+        "needs_four_eyes": pb.needs_four_eyes, "assignee": pb.assignee or None, "opened_at": _time(pb.opened_at),
+        "proposed_action": pb.proposed_action or None, "proposed_by": pb.proposed_by or None,
+        "resolution": pb.resolution or None, "resolved_by": pb.resolved_by or None,
+        "resolved_at": _maybe_time(pb.resolved_at),
+    }
+    if with_actions:
+        out["actions"] = [{
+            "action": a.action, "actor": f"{_ACTOR.get(a.actor.kind, 'service')}:{a.actor.id}", "role": a.role,
+            "at": _time(a.at), "reason": a.reason,
+            "before": orjson.loads(a.before_json) if a.before_json else None,
+            "after": orjson.loads(a.after_json) if a.after_json else None,
+        } for a in pb.actions]
+    return out
+
+
+def calendar_year(pb: refunds_pb2.CalendarYear) -> dict[str, Any]:
+    return {"year": pb.year, "holidays": list(pb.holidays), "working_weekends": list(pb.working_weekends),
+            "configured": pb.configured, "updated_by": pb.updated_by or None,
+            "updated_at": _maybe_time(pb.updated_at)}

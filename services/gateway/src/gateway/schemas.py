@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -188,5 +188,130 @@ class ErrorOut(BaseModel):
     details: dict[str, object] | None = None
 
 
+# --- the review desk and refunds (staff) ------------------------------------------------------------------
+
+ReviewAction = Literal["confirm_credited", "confirm_not_credited", "approve", "reject_held", "retry_refund",
+                       "record_manual_refund", "close"]
+CaseStatus = Literal["OPEN", "AWAITING_SECOND_APPROVAL", "RESOLVED"]
+RefundStatus = Literal["REQUESTED", "SUBMITTED", "SETTLED", "FAILED", "CANCELLED"]
+
+
+class CaseDecisionIn(_Strict):
+    action: ReviewAction
+    reason: str = Field(min_length=3, max_length=2000, description="Why: it goes into the audit trail")
+    reference: str = Field("", max_length=128,
+                           description="record_manual_refund: the reference of the payment made another way")
+
+
+class ProposalDecisionIn(_Strict):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class AssignmentIn(_Strict):
+    assignee: str = Field("", max_length=64, description="Who takes the case; empty: the caller")
+
+
+class CalendarYearIn(_Strict):
+    holidays: list[date] = Field(max_length=60, description="Weekdays that are days off (public holidays)")
+    working_weekends: list[date] = Field(max_length=20, description="Weekend days that are working days (调休)")
+
+
+class RefundNoticeIn(BaseModel):
+    """A provider's settlement notice, as the providers send it (read by the refunds service after the
+    signature check; extra fields are ignored)."""
+
+    refund_id: str = Field(description="Our refund id, as we gave it with the refund")
+    status: Literal["ACCEPTED", "SETTLED", "REJECTED"]
+    amount_fen: int
+    provider_refund_no: str = ""
+    reject_reason: str = ""
+
+
+class CaseActionOut(BaseModel):
+    action: str
+    actor: str
+    role: str
+    at: datetime
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class ReviewCaseOut(BaseModel):
+    case_id: str
+    kind: Literal["ORDER_UNDER_REVIEW", "REFUND_FAILED", "RECONCILIATION_DISCREPANCY", "REFUND_AFTER_CREDIT"]
+    status: CaseStatus
+    order_id: str | None
+    refund_id: str | None
+    channel_id: str | None
+    amount_fen: int
+    reason_code: str
+    detail: str
+    allowed_actions: list[ReviewAction]
+    needs_four_eyes: bool = Field(description="At or above the threshold: a second person must approve")
+    assignee: str | None
+    opened_at: datetime
+    proposed_action: str | None
+    proposed_by: str | None
+    resolution: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    actions: list[CaseActionOut] | None = Field(None, description="The audit trail (one case)")
+
+
+class ReviewCasesPage(BaseModel):
+    cases: list[ReviewCaseOut]
+    next_cursor: str | None
+
+
+class RefundEventOut(BaseModel):
+    at: datetime
+    from_status: str | None
+    to_status: str
+    what: str
+    detail: str
+    actor: str
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    order_id: str
+    channel_id: str
+    payment: PaymentOut
+    amount_fen: int
+    status: RefundStatus
+    reason_code: str | None
+    failure_confirmed_at: datetime
+    deadline_at: datetime = Field(description="End of the first working day after the failure was confirmed")
+    deadline_breached: bool
+    settled_at: datetime | None
+    provider_refund_no: str | None
+    attempts: int
+    last_error: str | None
+    events: list[RefundEventOut] | None = None
+
+
+class RefundsPage(BaseModel):
+    refunds: list[RefundOut]
+    next_cursor: str | None
+
+
+class CalendarYearOut(BaseModel):
+    year: int
+    holidays: list[date]
+    working_weekends: list[date]
+    configured: bool = Field(description="False: nobody configured this year; weekends only")
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class DeadlineOut(BaseModel):
+    confirmed_at: datetime
+    deadline_at: datetime
+    working_day: date
+
+
 #: bodies the routes parse themselves (after the signature check): documented by app._document_errors
-REQUEST_MODELS: list[type[BaseModel]] = [RechargeIn, RedemptionIn, PriceListIn, VoucherBatchIn, CardRangeIn]
+REQUEST_MODELS: list[type[BaseModel]] = [RechargeIn, RedemptionIn, PriceListIn, VoucherBatchIn, CardRangeIn,
+                                         CaseDecisionIn, ProposalDecisionIn, AssignmentIn, CalendarYearIn,
+                                         RefundNoticeIn]

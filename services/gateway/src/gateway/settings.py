@@ -27,6 +27,8 @@ class GatewaySettings(PlatformSettings):
     #: deadlines of the synchronous path (seconds)
     risk_timeout_seconds: float = 1.0
     orders_timeout_seconds: float = 3.0
+    #: refunds and the review desk (a decision calls the BOSS adapter, the order core and maybe a provider)
+    desk_timeout_seconds: float = 15.0
     #: micro-batching of the synchronous path: at most this many requests per batch call, and this many
     #: batch calls in flight per peer before new requests wait for the next batch
     batch_max_items: int = 64

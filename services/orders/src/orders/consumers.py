@@ -1,5 +1,5 @@
-"""Events the order core reacts to: the billing adapter's fulfilment outcomes move orders on, and the
-numbers BOSS publishes as ported update the routing table."""
+"""Events the order core reacts to: the billing adapter's fulfilment outcomes move orders on, settled refunds
+make orders REFUNDED, and the numbers BOSS publishes as ported update the routing table."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from orders import repository
 from orders.domain.state import Transition
 from orders.service import Move, OrdersService
 from topup.events.v1 import billing_pb2
+from topup.events.v1 import refunds_pb2 as refund_events
 from topup.events.v1.envelope_pb2 import EventEnvelope
 from topup_platform.consumer import BatchHandler, EventContext, Handler
 from topup_platform.timeutil import from_timestamp
@@ -88,3 +89,15 @@ def billing_moves(service: OrdersService) -> BatchHandler:
         ctx.after_commit(service.outbox.wake)
 
     return apply
+
+
+def refund_handlers(service: OrdersService) -> dict[type, Handler]:
+    """The refund service's word: a settled refund makes the order REFUNDED."""
+
+    async def settled(ctx: EventContext, event: refund_events.RefundSettled) -> None:
+        how = "paid back by finance" if event.settled_by == "manual" else "settled by the payment provider"
+        await service.refund_settled(ctx.conn, UUID(event.order_id),
+                                     f"refund {event.refund_id} of {event.amount_fen} fen {how}")
+        ctx.after_commit(service.outbox.wake)
+
+    return {refund_events.RefundSettled: settled}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 import asyncpg
 import grpc
 
 from orders import convert, repository
-from orders.domain.errors import InvalidRequest
+from orders.domain.errors import InvalidRequest, OrderNotFound
 from orders.domain.models import RechargeRequest, RiskDecision
 from orders.domain.vouchers import CardState, CardTransition
 from orders.service import OrdersService
@@ -128,6 +129,22 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         order = await self.service.get_by_channel_order_id(request.channel_id, request.channel_order_id,
                                                            include_history=request.include_history)
         return convert.order_to_pb(order, with_history=request.include_history)
+
+    async def ApplyReviewDecision(
+        self, request: orders_pb2.ApplyReviewDecisionRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.Order:
+        kind, actor_id = _actor(request.actor)
+        if kind != "staff":
+            raise InvalidRequest("a review decision is a member of staff's")
+        if not request.decision_id or len(request.decision_id) > 64:
+            raise InvalidRequest("decision_id must be 1-64 characters")
+        try:
+            order_id = UUID(request.order_id)
+        except ValueError:
+            raise OrderNotFound("no such order") from None
+        order = await self.service.apply_review_decision(order_id, request.decision, request.decision_id, actor_id,
+                                                         request.reason)
+        return convert.order_to_pb(order)
 
     async def ListProducts(
         self, request: orders_pb2.ListProductsRequest, context: grpc.aio.ServicerContext

@@ -348,3 +348,28 @@ async def replace_channel_prices(conn: asyncpg.Connection, channel_id: str, pric
 
 async def load_history(conn: asyncpg.Connection, order_id: UUID) -> list[StatusChange]:
     return (await load_histories(conn, [order_id])).get(order_id, [])
+
+
+async def review_decision(conn: asyncpg.Connection, decision_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM review_decisions WHERE decision_id = $1", decision_id)
+
+
+async def record_review_decision(conn: asyncpg.Connection, decision_id: str, order_id: UUID, decision: str,
+                                 actor_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO review_decisions (decision_id, order_id, decision, actor_id) VALUES ($1, $2, $3, $4)",
+        decision_id, order_id, decision, actor_id)
+
+
+async def entered_review_by(conn: asyncpg.Connection, order_id: UUID) -> str:
+    """The transition that last brought the order UNDER_REVIEW."""
+    return await conn.fetchval(
+        """SELECT transition FROM order_history WHERE order_id = $1 AND to_status = 'UNDER_REVIEW'
+           ORDER BY id DESC LIMIT 1""", order_id) or ""
+
+
+async def stuck_orders(conn: asyncpg.Connection, older_than: datetime, limit: int) -> list[UUID]:
+    """Orders that made no progress in PENDING or PROCESSING since `older_than`."""
+    return [r["order_id"] for r in await conn.fetch(
+        """SELECT order_id FROM orders WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < $1
+           ORDER BY updated_at LIMIT $2""", older_than, limit)]

@@ -21,6 +21,7 @@ from orders.domain.errors import (
     InvalidRequest,
     OrderNotFound,
     OrdersError,
+    ReviewActionNotApplicable,
     SkuUnknown,
 )
 from orders.domain.models import (
@@ -68,6 +69,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the cursor is not one this API gave out") from None
 
+
+_HELD_DECISIONS = frozenset({Transition.APPROVE, Transition.REJECT_HELD})
+_REVIEW_DECISIONS = _HELD_DECISIONS | {Transition.CONFIRM_CREDITED, Transition.CONFIRM_NOT_CREDITED}
+_REVIEW_REASON_CODES = {Transition.CONFIRM_NOT_CREDITED: "REVIEW_CONFIRMED_NOT_CREDITED",
+                        Transition.REJECT_HELD: "REVIEW_REJECTED"}
 
 _FIRST_TRANSITION = {
     RiskOutcome.ALLOW: (Transition.ACCEPT, ""),
@@ -279,6 +285,77 @@ class OrdersService:
                       else Transition.RECONCILE_CREDITED)
         await self.transition(conn, order_id, transition, actor_kind="service", actor_id="reconciliation",
                               reason_code="RECONCILED", reason=reason)
+
+    # --- the review desk and the refunds it leads to ---------------------------------------------------
+
+    async def apply_review_decision(self, order_id: UUID, decision: str, decision_id: str, actor_id: str,
+                                    reason: str) -> Order:
+        """A person's decision on an order UNDER_REVIEW, once per decision id. A held order (never sent to
+        BOSS) is approved or rejected; one whose outcome at BOSS was in doubt is confirmed credited or not."""
+        try:
+            transition = Transition(decision)
+        except ValueError:
+            transition = None
+        if transition not in _REVIEW_DECISIONS:
+            raise ReviewActionNotApplicable(f"{decision!r} is not a review decision")
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = await repository.review_decision(conn, decision_id)
+            if done is not None:
+                if (done["order_id"], done["decision"]) != (order_id, decision):
+                    raise IdempotencyConflict("this decision id was used for another decision")
+                order = await repository.get_order(conn, order_id)
+                assert order is not None
+                return order
+            order = await repository.get_order(conn, order_id, for_update=True)
+            if order is None:
+                raise OrderNotFound("no such order", order_id=str(order_id))
+            if order.status is not Status.UNDER_REVIEW:
+                raise ReviewActionNotApplicable(f"the order is {order.status.value}, not under review",
+                                                status=order.status.value)
+            held = await repository.entered_review_by(conn, order_id) == Transition.HOLD_FOR_REVIEW.value
+            if held != (transition in _HELD_DECISIONS):
+                fits = "approve or reject_held" if held else "confirm_credited or confirm_not_credited"
+                raise ReviewActionNotApplicable(
+                    f"this order {'was held before fulfilment' if held else 'went to BOSS'}: {fits}")
+            order = await self.transition(conn, order_id, transition, actor_kind="staff", actor_id=actor_id,
+                                          reason_code=_REVIEW_REASON_CODES.get(transition, ""), reason=reason)
+            if transition is Transition.APPROVE:
+                product, _ = self.catalog.snapshot.products[order.sku]
+                request = convert.fulfilment_requested_event(order, operations_for(order.order_id, product))
+                await self.outbox.add(conn, ORDERS_TOPIC, request, aggregate_type="order",
+                                      aggregate_id=str(order_id))
+            await repository.record_review_decision(conn, decision_id, order_id, decision, actor_id)
+        self.outbox.wake()
+        log.info("review decision applied", order_id=str(order_id), decision=decision, staff=actor_id)
+        return order
+
+    async def flag_stuck(self, older_than: datetime, limit: int = 500) -> list[UUID]:
+        """Orders with no progress since `older_than` go to the review desk (UNDER_REVIEW, STUCK)."""
+        flagged = []
+        async with self.pool.acquire() as conn:
+            for order_id in await repository.stuck_orders(conn, older_than, limit):
+                async with conn.transaction():
+                    order = await repository.get_order(conn, order_id, for_update=True)
+                    if order is None or order.status not in (Status.PENDING, Status.PROCESSING) \
+                            or order.updated_at >= older_than:
+                        continue  # it moved on meanwhile
+                    await self.transition(conn, order_id, Transition.FLAG_STUCK, actor_kind="service",
+                                          actor_id="stuck-sweeper", reason_code="STUCK_" + order.status.value,
+                                          reason=f"no progress in {order.status.value} since "
+                                                 f"{order.updated_at.isoformat()}")
+                flagged.append(order_id)
+        if flagged:
+            self.outbox.wake()
+            log.warning("orders stuck: flagged for review", count=len(flagged))
+        return flagged
+
+    async def refund_settled(self, conn: asyncpg.Connection, order_id: UUID, reason: str) -> None:
+        """The money is back: REFUNDED, keeping the reason the order failed (what the channel wants to know)."""
+        order = await repository.get_order(conn, order_id)
+        if order is None:
+            raise OrderNotFound("no such order", order_id=str(order_id))
+        await self.transition(conn, order_id, Transition.REFUND, actor_kind="service", actor_id="refunds",
+                              reason_code=order.status_reason_code, reason=reason)
 
     @staticmethod
     async def _settle_vouchers(conn: asyncpg.Connection, changes: list[tuple[Order, StatusChange]]) -> None:

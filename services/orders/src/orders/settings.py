@@ -26,6 +26,9 @@ class OrdersSettings(PlatformSettings):
     voucher_pin_key_id: str = "k1"
     #: how often cards past their expiry are marked expired
     voucher_expiry_sweep_seconds: float = 60.0
+    #: an order with no progress in PENDING or PROCESSING for this long goes to the review desk (F10)
+    stuck_after_seconds: float = 1800.0
+    stuck_sweep_seconds: float = 60.0
 
     def check_production(self) -> None:
         self.require_real_secret("ORDERS_VOUCHER_PIN_KEY", self.voucher_pin_key, DEV_VOUCHER_PIN_KEY)

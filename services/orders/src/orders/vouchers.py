@@ -169,8 +169,12 @@ class VoucherService:
         return found
 
     async def expire_due(self) -> int:
+        """Mark cards past their expiry as expired (a redemption refuses them at once anyway)."""
         async with self.pool.acquire() as conn:
-            return await vrepo.expire_due(conn)
+            expired = await vrepo.expire_due(conn)
+        if expired:
+            log.info("voucher cards expired", count=expired)
+        return expired
 
     # --- redemption --------------------------------------------------------------------------------
 

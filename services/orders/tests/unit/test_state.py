@@ -37,7 +37,9 @@ def test_happy_path() -> None:
         (Status.PENDING, Transition.SUCCEED),
         (None, Transition.SUCCEED),
         (Status.PROCESSING, Transition.ACCEPT),
-        (Status.UNDER_REVIEW, Transition.START_FULFILMENT),
+        (Status.UNDER_REVIEW, Transition.ACCEPT),
+        (Status.REJECTED, Transition.APPROVE),
+        (Status.FAILED, Transition.CONFIRM_NOT_CREDITED),
     ],
 )
 def test_illegal_transition_raises(current: Status | None, transition: Transition) -> None:
@@ -67,3 +69,11 @@ def test_credited_and_refunded_are_mutually_exclusive_ends() -> None:
     for sources, _ in TABLE.values():
         assert Status.SUCCEEDED not in sources
         assert Status.REFUNDED not in sources
+
+
+def test_a_late_word_from_boss_moves_an_order_flagged_as_stuck() -> None:
+    flagged = next_status(Status.PROCESSING, Transition.FLAG_STUCK)
+    assert next_status(flagged, Transition.SUCCEED) is Status.SUCCEEDED
+    assert next_status(flagged, Transition.FAIL) is Status.FAILED
+    assert next_status(next_status(Status.PENDING, Transition.FLAG_STUCK), Transition.START_FULFILMENT) \
+        is Status.PROCESSING

@@ -1,47 +1,80 @@
-"""Order events the refund service reacts to: a paid order that failed gets one refund request."""
+"""Events the refund service reacts to.
+
+Orders (topup.orders.events.v1):
+* a paid order confirmed FAILED, or REJECTED after the channel charged for it → its one refund, due one working
+  day after the confirmation (voucher orders are not refunded in money: the order core returns the card);
+* an order reaching UNDER_REVIEW → a review case; leaving it some other way than by the desk → the case closed;
+* an order credited after all (reconciliation) → its refund cancelled if it never left, else a case.
+
+Billing (topup.billing.events.v1): a reconciliation discrepancy → a review case.
+
+Redelivered events change nothing twice: the inbox drops what was applied, and beyond it the refund is unique
+per order and a case unique per open subject.
+"""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from refunds.desk import ReviewDesk
+from refunds.lifecycle import RefundBook
 from topup.common.v1 import common_pb2
+from topup.events.v1 import billing_pb2
 from topup.events.v1 import orders_pb2 as order_events
 from topup.orders.v1 import orders_pb2
 from topup_platform import vocab
 from topup_platform.consumer import EventContext, Handler
-from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
+from topup_platform.timeutil import from_timestamp, utcnow
 
 log = get_logger(__name__)
 
+S = orders_pb2
+
+
+def _paid(order: orders_pb2.Order) -> bool:
+    return order.payment.method != common_pb2.PAYMENT_METHOD_VOUCHER and order.payment.paid_fen > 0
+
 
 def needs_refund(event: order_events.OrderStatusChanged) -> bool:
-    """A paid order that failed, or one credited after all (reconciliation): the rest of an order's events
-    are none of our business."""
-    order = event.order
-    paid = order.payment.method != common_pb2.PAYMENT_METHOD_VOUCHER and order.payment.paid_fen > 0
-    return paid and (event.change.to_status == orders_pb2.ORDER_STATUS_FAILED
-                     or event.change.transition == "reconcile_credited")
+    return _paid(event.order) and event.change.to_status in (S.ORDER_STATUS_FAILED, S.ORDER_STATUS_REJECTED)
 
 
-def order_handlers() -> dict[type, Handler]:
+def relevant(event: order_events.OrderStatusChanged) -> bool:
+    """Most of an order's events are none of our business: skipped without a transaction."""
+    change = event.change
+    return (needs_refund(event) or S.ORDER_STATUS_UNDER_REVIEW in (change.from_status, change.to_status)
+            or change.transition == "reconcile_credited")
+
+
+def order_handlers(book: RefundBook, desk: ReviewDesk) -> dict[type, Handler]:
     async def status_changed(ctx: EventContext, event: order_events.OrderStatusChanged) -> None:
-        order = event.order
-        if event.change.transition == "reconcile_credited":
-            # BOSS credited it after all: a refund not yet paid out is cancelled.
-            status = await ctx.conn.fetchval(
-                """UPDATE refunds SET status = 'CANCELLED', reason_code = 'RECONCILED_CREDITED', updated_at = now()
-                   WHERE order_id = $1 AND status = 'REQUESTED' RETURNING status""", UUID(order.order_id))
-            if status is None:
+        order, change = event.order, event.change
+        if change.from_status == S.ORDER_STATUS_UNDER_REVIEW:
+            await desk.order_left_review(ctx.conn, order, change)
+        if change.to_status == S.ORDER_STATUS_UNDER_REVIEW:
+            await desk.order_entered_review(ctx.conn, order, change)
+        if change.transition == "reconcile_credited":
+            left = await book.cancel(ctx.conn, UUID(order.order_id), "RECONCILED_CREDITED")
+            if left is not None:
                 log.warning("an order was credited after its refund had left; a person must look",
-                            order_id=order.order_id)
-            return
-        await ctx.conn.execute(
-            """INSERT INTO refunds (refund_id, order_id, channel_id, payment_method, payment_transaction_id,
-                                    amount_fen, status, reason_code)
-               VALUES ($1, $2, $3, $4, $5, $6, 'REQUESTED', $7) ON CONFLICT (order_id) DO NOTHING""",
-            new_id(), UUID(order.order_id), order.channel_id, vocab.PAYMENT_METHOD_NAMES[order.payment.method],
-            order.payment.transaction_id, order.payment.paid_fen, order.status_reason_code,
-        )
+                            order_id=order.order_id, refund_status=left)
+                await desk.refund_after_credit(ctx.conn, order, left)
+        elif needs_refund(event):
+            created = await book.request(
+                ctx.conn, order_id=UUID(order.order_id), channel_id=order.channel_id,
+                payment_method=vocab.PAYMENT_METHOD_NAMES[order.payment.method],
+                transaction_id=order.payment.transaction_id, amount_fen=order.payment.paid_fen,
+                reason_code=order.status_reason_code, confirmed_at=from_timestamp(change.at) or utcnow())
+            if created is not None:
+                ctx.after_commit(book.on_new_work)
 
     return {order_events.OrderStatusChanged: status_changed}
+
+
+def billing_handlers(desk: ReviewDesk) -> dict[type, Handler]:
+    async def discrepancy(ctx: EventContext, event: billing_pb2.ReconciliationDiscrepancy) -> None:
+        await desk.discrepancy(ctx.conn, event.kind, event.order_id, event.transaction_id, event.detail,
+                               event.run_id)
+
+    return {billing_pb2.ReconciliationDiscrepancy: discrepancy}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from topup_platform.settings import PlatformSettings
@@ -18,3 +19,13 @@ class PaymentsSimSettings(PlatformSettings):
     port: int = 8091
     #: seconds between accepting a refund and settling it
     settle_seconds: float = 1.0
+    #: how often due settlements and notices are looked for
+    tick_seconds: float = 0.2
+    #: the key settlement notices are signed with (shared with the merchant, i.e. our refunds service)
+    notify_secret: SecretStr = SecretStr("dev-provider-notify-secret")
+    notice_timeout_seconds: float = 5.0
+    #: deliveries of one notice before the provider gives up (the merchant still has the status query)
+    notice_attempts: int = 6
+    notice_backoff_seconds: float = 1.0
+    #: how long a call whose reply is "lost" hangs before its 504
+    hang_seconds: float = 3.0

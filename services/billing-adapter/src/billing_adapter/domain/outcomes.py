@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,10 +31,3 @@ class Classified:
     reason_code: str = ""
     boss_serial: str = ""
     error: str = ""
-
-
-def backoff(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Delay before retry number `attempt` (1-based): exponential, capped, with full jitter (AWS style), so
-    many orders hitting a busy BOSS together do not retry in lock-step."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return (rng or random).uniform(ceiling / 2, ceiling)

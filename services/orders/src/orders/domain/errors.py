@@ -103,3 +103,9 @@ class VoucherNotFound(OrdersError, NotFound):
     """No such voucher card."""
 
     code = "VOUCHER_NOT_FOUND"
+
+
+class ReviewActionNotApplicable(OrdersError, FailedPrecondition):
+    """The order is not under review, or the decision does not fit how it got there."""
+
+    code = "REVIEW_ACTION_NOT_APPLICABLE"

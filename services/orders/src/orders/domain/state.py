@@ -10,6 +10,9 @@ Statuses are the ones channels see. Every transition has a name; `next_status` r
     UNDER_REVIEW ──approve──▶ PENDING      UNDER_REVIEW ──confirm_credited──▶ SUCCEEDED
     UNDER_REVIEW ──reject_held──▶ REJECTED UNDER_REVIEW ──confirm_not_credited──▶ FAILED
     PENDING|PROCESSING ──flag_stuck──▶ UNDER_REVIEW (the 30-minute sweeper)
+    UNDER_REVIEW ──start_fulfilment|succeed|fail|outcome_unknown|partially_fulfilled──▶ as from PENDING/PROCESSING:
+        the BOSS adapter's late word on an order the sweeper flagged (it was slow, not lost). The desk stops
+        the adapter before a person decides such an order, so a late word never follows a person's decision.
     FAILED ──reconcile_credited──▶ SUCCEEDED (BOSS did credit after all; the refund is cancelled)
 
 SUCCEEDED and REFUNDED are final: nothing leaves them.
@@ -60,11 +63,11 @@ TABLE: dict[Transition, tuple[frozenset[Status | None], Status]] = {
     T.ACCEPT:               (frozenset({NEW}), S.PENDING),
     T.HOLD_FOR_REVIEW:      (frozenset({NEW}), S.UNDER_REVIEW),
     T.REJECT:               (frozenset({NEW}), S.REJECTED),
-    T.START_FULFILMENT:     (frozenset({S.PENDING}), S.PROCESSING),
-    T.SUCCEED:              (frozenset({S.PROCESSING}), S.SUCCEEDED),
-    T.FAIL:                 (frozenset({S.PENDING, S.PROCESSING}), S.FAILED),
-    T.OUTCOME_UNKNOWN:      (frozenset({S.PROCESSING}), S.UNDER_REVIEW),
-    T.PARTIALLY_FULFILLED:  (frozenset({S.PROCESSING}), S.UNDER_REVIEW),
+    T.START_FULFILMENT:     (frozenset({S.PENDING, S.UNDER_REVIEW}), S.PROCESSING),
+    T.SUCCEED:              (frozenset({S.PROCESSING, S.UNDER_REVIEW}), S.SUCCEEDED),
+    T.FAIL:                 (frozenset({S.PENDING, S.PROCESSING, S.UNDER_REVIEW}), S.FAILED),
+    T.OUTCOME_UNKNOWN:      (frozenset({S.PROCESSING, S.UNDER_REVIEW}), S.UNDER_REVIEW),
+    T.PARTIALLY_FULFILLED:  (frozenset({S.PROCESSING, S.UNDER_REVIEW}), S.UNDER_REVIEW),
     T.FLAG_STUCK:           (frozenset({S.PENDING, S.PROCESSING}), S.UNDER_REVIEW),
     T.APPROVE:              (frozenset({S.UNDER_REVIEW}), S.PENDING),
     T.REJECT_HELD:          (frozenset({S.UNDER_REVIEW}), S.REJECTED),

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etopup/billing/v1/billing.proto\x12\x10topup.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\">\n\x11GetBalanceRequest\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.topup.common.v1.Account\"\x8f\x01\n\x07\x42\x61lance\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x13\n\x0b\x62\x61lance_fen\x18\x02 \x01(\x03\x12\x19\n\x11\x64\x61ta_remaining_mb\x18\x03 \x01(\x03\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"(\n\x14GetFulfilmentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\x8b\x01\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x15\n\rprovider_code\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlatency_ms\x18\x06 \x01(\x05\"Z\n\nFulfilment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12+\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x19.topup.billing.v1.Attempt2\xb5\x01\n\x0e\x42illingService\x12L\n\nGetBalance\x12#.topup.billing.v1.GetBalanceRequest\x1a\x19.topup.billing.v1.Balance\x12U\n\rGetFulfilment\x12&.topup.billing.v1.GetFulfilmentRequest\x1a\x1c.topup.billing.v1.Fulfilmentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etopup/billing/v1/billing.proto\x12\x10topup.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\">\n\x11GetBalanceRequest\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.topup.common.v1.Account\"\x8f\x01\n\x07\x42\x61lance\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x13\n\x0b\x62\x61lance_fen\x18\x02 \x01(\x03\x12\x19\n\x11\x64\x61ta_remaining_mb\x18\x03 \x01(\x03\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x15StopFulfilmentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\"(\n\x14GetFulfilmentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\x8b\x01\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x15\n\rprovider_code\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlatency_ms\x18\x06 \x01(\x05\"Z\n\nFulfilment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12+\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x19.topup.billing.v1.Attempt2\x8e\x02\n\x0e\x42illingService\x12L\n\nGetBalance\x12#.topup.billing.v1.GetBalanceRequest\x1a\x19.topup.billing.v1.Balance\x12U\n\rGetFulfilment\x12&.topup.billing.v1.GetFulfilmentRequest\x1a\x1c.topup.billing.v1.Fulfilment\x12W\n\x0eStopFulfilment\x12\'.topup.billing.v1.StopFulfilmentRequest\x1a\x1c.topup.billing.v1.Fulfilmentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +37,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETBALANCEREQUEST']._serialized_end=177
   _globals['_BALANCE']._serialized_start=180
   _globals['_BALANCE']._serialized_end=323
-  _globals['_GETFULFILMENTREQUEST']._serialized_start=325
-  _globals['_GETFULFILMENTREQUEST']._serialized_end=365
-  _globals['_ATTEMPT']._serialized_start=368
-  _globals['_ATTEMPT']._serialized_end=507
-  _globals['_FULFILMENT']._serialized_start=509
-  _globals['_FULFILMENT']._serialized_end=599
-  _globals['_BILLINGSERVICE']._serialized_start=602
-  _globals['_BILLINGSERVICE']._serialized_end=783
+  _globals['_STOPFULFILMENTREQUEST']._serialized_start=325
+  _globals['_STOPFULFILMENTREQUEST']._serialized_end=381
+  _globals['_GETFULFILMENTREQUEST']._serialized_start=383
+  _globals['_GETFULFILMENTREQUEST']._serialized_end=423
+  _globals['_ATTEMPT']._serialized_start=426
+  _globals['_ATTEMPT']._serialized_end=565
+  _globals['_FULFILMENT']._serialized_start=567
+  _globals['_FULFILMENT']._serialized_end=657
+  _globals['_BILLINGSERVICE']._serialized_start=660
+  _globals['_BILLINGSERVICE']._serialized_end=930
 # @@protoc_insertion_point(module_scope)

@@ -28,6 +28,14 @@ class Balance(_message.Message):
     as_of: _timestamp_pb2.Timestamp
     def __init__(self, account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., balance_fen: _Optional[int] = ..., data_remaining_mb: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class StopFulfilmentRequest(_message.Message):
+    __slots__ = ("order_id", "actor")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    actor: str
+    def __init__(self, order_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
 class GetFulfilmentRequest(_message.Message):
     __slots__ = ("order_id",)
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]

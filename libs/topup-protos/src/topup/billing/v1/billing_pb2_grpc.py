@@ -45,6 +45,11 @@ class BillingServiceStub:
                 request_serializer=topup_dot_billing_dot_v1_dot_billing__pb2.GetFulfilmentRequest.SerializeToString,
                 response_deserializer=topup_dot_billing_dot_v1_dot_billing__pb2.Fulfilment.FromString,
                 _registered_method=True)
+        self.StopFulfilment = channel.unary_unary(
+                '/topup.billing.v1.BillingService/StopFulfilment',
+                request_serializer=topup_dot_billing_dot_v1_dot_billing__pb2.StopFulfilmentRequest.SerializeToString,
+                response_deserializer=topup_dot_billing_dot_v1_dot_billing__pb2.Fulfilment.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
@@ -65,6 +70,16 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StopFulfilment(self, request, context):
+        """Make sure the adapter will never credit this order (before a person confirms it was not credited): a
+        job not yet started is cancelled, an order never seen is marked so its request is ignored when it
+        arrives. FAILED_PRECONDITION FULFILMENT_IN_PROGRESS while a call to BOSS may be in the air,
+        FAILED_PRECONDITION FULFILMENT_SUCCEEDED when BOSS credited it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +91,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
             'GetFulfilment': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFulfilment,
                     request_deserializer=topup_dot_billing_dot_v1_dot_billing__pb2.GetFulfilmentRequest.FromString,
+                    response_serializer=topup_dot_billing_dot_v1_dot_billing__pb2.Fulfilment.SerializeToString,
+            ),
+            'StopFulfilment': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopFulfilment,
+                    request_deserializer=topup_dot_billing_dot_v1_dot_billing__pb2.StopFulfilmentRequest.FromString,
                     response_serializer=topup_dot_billing_dot_v1_dot_billing__pb2.Fulfilment.SerializeToString,
             ),
     }
@@ -133,6 +153,33 @@ class BillingService:
             target,
             '/topup.billing.v1.BillingService/GetFulfilment',
             topup_dot_billing_dot_v1_dot_billing__pb2.GetFulfilmentRequest.SerializeToString,
+            topup_dot_billing_dot_v1_dot_billing__pb2.Fulfilment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopFulfilment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.billing.v1.BillingService/StopFulfilment',
+            topup_dot_billing_dot_v1_dot_billing__pb2.StopFulfilmentRequest.SerializeToString,
             topup_dot_billing_dot_v1_dot_billing__pb2.Fulfilment.FromString,
             options,
             channel_credentials,

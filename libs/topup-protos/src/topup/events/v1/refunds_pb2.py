@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtopup/events/v1/refunds.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\rRefundSettled\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12.\n\nsettled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtopup/events/v1/refunds.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x01\n\rRefundSettled\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12.\n\nsettled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nsettled_by\x18\x05 \x01(\t\x12\x1a\n\x12provider_refund_no\x18\x06 \x01(\t\"\x80\x01\n\x0cRefundFailed\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.events.v1.refunds_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUNDSETTLED']._serialized_start=83
-  _globals['_REFUNDSETTLED']._serialized_end=203
+  _globals['_REFUNDSETTLED']._serialized_start=84
+  _globals['_REFUNDSETTLED']._serialized_end=252
+  _globals['_REFUNDFAILED']._serialized_start=255
+  _globals['_REFUNDFAILED']._serialized_end=383
 # @@protoc_insertion_point(module_scope)

@@ -450,3 +450,31 @@ class ListProductsResponse(_message.Message):
     carrier: str
     products: _containers.RepeatedCompositeFieldContainer[Product]
     def __init__(self, account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., carrier: _Optional[str] = ..., products: _Optional[_Iterable[_Union[Product, _Mapping]]] = ...) -> None: ...
+
+class ApplyReviewDecisionRequest(_message.Message):
+    __slots__ = ("order_id", "decision", "decision_id", "actor", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    decision: str
+    decision_id: str
+    actor: _common_pb2.Actor
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., decision: _Optional[str] = ..., decision_id: _Optional[str] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class FlagStuckOrdersRequest(_message.Message):
+    __slots__ = ("older_than", "limit")
+    OLDER_THAN_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    older_than: _timestamp_pb2.Timestamp
+    limit: int
+    def __init__(self, older_than: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FlagStuckOrdersResponse(_message.Message):
+    __slots__ = ("order_ids",)
+    ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, order_ids: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -115,6 +115,16 @@ class OrdersServiceStub:
                 request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.RedeemVoucherRequest.SerializeToString,
                 response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.FromString,
                 _registered_method=True)
+        self.ApplyReviewDecision = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/ApplyReviewDecision',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ApplyReviewDecisionRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.Order.FromString,
+                _registered_method=True)
+        self.FlagStuckOrders = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/FlagStuckOrders',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.FlagStuckOrdersRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.FlagStuckOrdersResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServiceServicer:
@@ -233,6 +243,23 @@ class OrdersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyReviewDecision(self, request, context):
+        """The review desk's decision on an order UNDER_REVIEW: confirm_credited, confirm_not_credited (an order
+        that went to BOSS), approve, reject_held (an order held before fulfilment). Idempotent on decision_id:
+        the same decision again returns the order as it left it. FAILED_PRECONDITION REVIEW_ACTION_NOT_APPLICABLE
+        when the order is not under review or the action does not fit how it got there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FlagStuckOrders(self, request, context):
+        """Flag orders that made no progress in PENDING or PROCESSING since `older_than` (→ UNDER_REVIEW).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +342,16 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.RedeemVoucher,
                     request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.RedeemVoucherRequest.FromString,
                     response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.SerializeToString,
+            ),
+            'ApplyReviewDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyReviewDecision,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ApplyReviewDecisionRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.Order.SerializeToString,
+            ),
+            'FlagStuckOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.FlagStuckOrders,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.FlagStuckOrdersRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.FlagStuckOrdersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -750,6 +787,60 @@ class OrdersService:
             '/topup.orders.v1.OrdersService/RedeemVoucher',
             topup_dot_orders_dot_v1_dot_orders__pb2.RedeemVoucherRequest.SerializeToString,
             topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyReviewDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/ApplyReviewDecision',
+            topup_dot_orders_dot_v1_dot_orders__pb2.ApplyReviewDecisionRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FlagStuckOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/FlagStuckOrders',
+            topup_dot_orders_dot_v1_dot_orders__pb2.FlagStuckOrdersRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.FlagStuckOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,19 +26,57 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etopup/refunds/v1/refunds.proto\x12\x10topup.refunds.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"7\n\x10GetRefundRequest\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"\xad\x02\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12)\n\x07payment\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x12\n\namount_fen\x18\x04 \x01(\x03\x12.\n\x06status\x18\x05 \x01(\x0e\x32\x1e.topup.refunds.v1.RefundStatus\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65\x61\x64line_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nsettled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xb9\x01\n\x0cRefundStatus\x12\x1d\n\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17REFUND_STATUS_REQUESTED\x10\x01\x12\x1b\n\x17REFUND_STATUS_SUBMITTED\x10\x02\x12\x19\n\x15REFUND_STATUS_SETTLED\x10\x03\x12\x18\n\x14REFUND_STATUS_FAILED\x10\x04\x12\x1b\n\x17REFUND_STATUS_CANCELLED\x10\x05\x32[\n\x0eRefundsService\x12I\n\tGetRefund\x12\".topup.refunds.v1.GetRefundRequest\x1a\x18.topup.refunds.v1.Refundb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etopup/refunds/v1/refunds.proto\x12\x10topup.refunds.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"7\n\x10GetRefundRequest\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"\x8a\x01\n\x0bRefundEvent\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x66rom_status\x18\x02 \x01(\t\x12\x11\n\tto_status\x18\x03 \x01(\t\x12\x0c\n\x04what\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\"\x9c\x04\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12)\n\x07payment\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x12\n\namount_fen\x18\x04 \x01(\x03\x12.\n\x06status\x18\x05 \x01(\x0e\x32\x1e.topup.refunds.v1.RefundStatus\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65\x61\x64line_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nsettled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nchannel_id\x18\t \x01(\t\x12\x38\n\x14\x66\x61ilure_confirmed_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12provider_refund_no\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12\x12\n\nlast_error\x18\r \x01(\t\x12\x13\n\x0breason_code\x18\x0e \x01(\t\x12\x19\n\x11\x64\x65\x61\x64line_breached\x18\x0f \x01(\x08\x12-\n\x06\x65vents\x18\x10 \x03(\x0b\x32\x1d.topup.refunds.v1.RefundEvent\"\xa9\x01\n\x12ListRefundsRequest\x12\x30\n\x08statuses\x18\x01 \x03(\x0e\x32\x1e.topup.refunds.v1.RefundStatus\x12.\n\ndue_before\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nchannel_id\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"U\n\x13ListRefundsResponse\x12)\n\x07refunds\x18\x01 \x03(\x0b\x32\x18.topup.refunds.v1.Refund\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"H\n\x13NotifyRefundRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\t\"\'\n\x14NotifyRefundResponse\x12\x0f\n\x07outcome\x18\x01 \x01(\t\"&\n\x16GetCalendarYearRequest\x12\x0c\n\x04year\x18\x01 \x01(\x05\"\xa0\x01\n\x0c\x43\x61lendarYear\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\x10\n\x08holidays\x18\x02 \x03(\t\x12\x18\n\x10working_weekends\x18\x03 \x03(\t\x12\x12\n\nconfigured\x18\x04 \x01(\x08\x12\x12\n\nupdated_by\x18\x05 \x01(\t\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x16SetCalendarYearRequest\x12\x30\n\x08\x63\x61lendar\x18\x01 \x01(\x0b\x32\x1e.topup.refunds.v1.CalendarYear\x12%\n\x05\x61\x63tor\x18\x02 \x01(\x0b\x32\x16.topup.common.v1.Actor\"J\n\x16\x43omputeDeadlineRequest\x12\x30\n\x0c\x63onfirmed_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x17\x43omputeDeadlineResponse\x12/\n\x0b\x64\x65\x61\x64line_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bworking_day\x18\x02 \x01(\t\"\xc5\x01\n\nCaseAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12%\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12\x0c\n\x04role\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_json\x18\x07 \x01(\t\x12\x12\n\nafter_json\x18\x08 \x01(\t\"\xe8\x03\n\nReviewCase\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x11\n\trefund_id\x18\x05 \x01(\t\x12\x12\n\nchannel_id\x18\x06 \x01(\t\x12\x12\n\namount_fen\x18\x07 \x01(\x03\x12\x13\n\x0breason_code\x18\x08 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12\x17\n\x0f\x61llowed_actions\x18\n \x03(\t\x12\x10\n\x08\x61ssignee\x18\x0b \x01(\t\x12-\n\topened_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fproposed_action\x18\r \x01(\t\x12\x13\n\x0bproposed_by\x18\x0e \x01(\t\x12\x12\n\nresolution\x18\x0f \x01(\t\x12\x13\n\x0bresolved_by\x18\x10 \x01(\t\x12/\n\x0bresolved_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fneeds_four_eyes\x18\x12 \x01(\x08\x12-\n\x07\x61\x63tions\x18\x13 \x03(\x0b\x32\x1c.topup.refunds.v1.CaseAction\x12\x0f\n\x07version\x18\x14 \x01(\x05\"s\n\x10ListCasesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x06 \x01(\t\"U\n\x11ListCasesResponse\x12+\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x1c.topup.refunds.v1.ReviewCase\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"\"\n\x05Staff\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\"^\n\x11\x41ssignCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x02 \x01(\t\x12&\n\x05staff\x18\x03 \x01(\x0b\x32\x17.topup.refunds.v1.Staff\"\x7f\n\x11\x44\x65\x63ideCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12&\n\x05staff\x18\x04 \x01(\x0b\x32\x17.topup.refunds.v1.Staff\x12\x11\n\treference\x18\x05 \x01(\t\"`\n\x15ReviewProposalRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12&\n\x05staff\x18\x03 \x01(\x0b\x32\x17.topup.refunds.v1.Staff*\xb9\x01\n\x0cRefundStatus\x12\x1d\n\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17REFUND_STATUS_REQUESTED\x10\x01\x12\x1b\n\x17REFUND_STATUS_SUBMITTED\x10\x02\x12\x19\n\x15REFUND_STATUS_SETTLED\x10\x03\x12\x18\n\x14REFUND_STATUS_FAILED\x10\x04\x12\x1b\n\x17REFUND_STATUS_CANCELLED\x10\x05\x32\xaf\x08\n\x0eRefundsService\x12I\n\tGetRefund\x12\".topup.refunds.v1.GetRefundRequest\x1a\x18.topup.refunds.v1.Refund\x12Z\n\x0bListRefunds\x12$.topup.refunds.v1.ListRefundsRequest\x1a%.topup.refunds.v1.ListRefundsResponse\x12]\n\x0cNotifyRefund\x12%.topup.refunds.v1.NotifyRefundRequest\x1a&.topup.refunds.v1.NotifyRefundResponse\x12[\n\x0fGetCalendarYear\x12(.topup.refunds.v1.GetCalendarYearRequest\x1a\x1e.topup.refunds.v1.CalendarYear\x12[\n\x0fSetCalendarYear\x12(.topup.refunds.v1.SetCalendarYearRequest\x1a\x1e.topup.refunds.v1.CalendarYear\x12\x66\n\x0f\x43omputeDeadline\x12(.topup.refunds.v1.ComputeDeadlineRequest\x1a).topup.refunds.v1.ComputeDeadlineResponse\x12T\n\tListCases\x12\".topup.refunds.v1.ListCasesRequest\x1a#.topup.refunds.v1.ListCasesResponse\x12I\n\x07GetCase\x12 .topup.refunds.v1.GetCaseRequest\x1a\x1c.topup.refunds.v1.ReviewCase\x12O\n\nAssignCase\x12#.topup.refunds.v1.AssignCaseRequest\x1a\x1c.topup.refunds.v1.ReviewCase\x12O\n\nDecideCase\x12#.topup.refunds.v1.DecideCaseRequest\x1a\x1c.topup.refunds.v1.ReviewCase\x12X\n\x0f\x41pproveProposal\x12\'.topup.refunds.v1.ReviewProposalRequest\x1a\x1c.topup.refunds.v1.ReviewCase\x12X\n\x0f\x44\x65\x63lineProposal\x12\'.topup.refunds.v1.ReviewProposalRequest\x1a\x1c.topup.refunds.v1.ReviewCaseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.refunds.v1.refunds_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUNDSTATUS']._serialized_start=477
-  _globals['_REFUNDSTATUS']._serialized_end=662
+  _globals['_REFUNDSTATUS']._serialized_start=3011
+  _globals['_REFUNDSTATUS']._serialized_end=3196
   _globals['_GETREFUNDREQUEST']._serialized_start=115
   _globals['_GETREFUNDREQUEST']._serialized_end=170
-  _globals['_REFUND']._serialized_start=173
-  _globals['_REFUND']._serialized_end=474
-  _globals['_REFUNDSSERVICE']._serialized_start=664
-  _globals['_REFUNDSSERVICE']._serialized_end=755
+  _globals['_REFUNDEVENT']._serialized_start=173
+  _globals['_REFUNDEVENT']._serialized_end=311
+  _globals['_REFUND']._serialized_start=314
+  _globals['_REFUND']._serialized_end=854
+  _globals['_LISTREFUNDSREQUEST']._serialized_start=857
+  _globals['_LISTREFUNDSREQUEST']._serialized_end=1026
+  _globals['_LISTREFUNDSRESPONSE']._serialized_start=1028
+  _globals['_LISTREFUNDSRESPONSE']._serialized_end=1113
+  _globals['_NOTIFYREFUNDREQUEST']._serialized_start=1115
+  _globals['_NOTIFYREFUNDREQUEST']._serialized_end=1187
+  _globals['_NOTIFYREFUNDRESPONSE']._serialized_start=1189
+  _globals['_NOTIFYREFUNDRESPONSE']._serialized_end=1228
+  _globals['_GETCALENDARYEARREQUEST']._serialized_start=1230
+  _globals['_GETCALENDARYEARREQUEST']._serialized_end=1268
+  _globals['_CALENDARYEAR']._serialized_start=1271
+  _globals['_CALENDARYEAR']._serialized_end=1431
+  _globals['_SETCALENDARYEARREQUEST']._serialized_start=1433
+  _globals['_SETCALENDARYEARREQUEST']._serialized_end=1546
+  _globals['_COMPUTEDEADLINEREQUEST']._serialized_start=1548
+  _globals['_COMPUTEDEADLINEREQUEST']._serialized_end=1622
+  _globals['_COMPUTEDEADLINERESPONSE']._serialized_start=1624
+  _globals['_COMPUTEDEADLINERESPONSE']._serialized_end=1719
+  _globals['_CASEACTION']._serialized_start=1722
+  _globals['_CASEACTION']._serialized_end=1919
+  _globals['_REVIEWCASE']._serialized_start=1922
+  _globals['_REVIEWCASE']._serialized_end=2410
+  _globals['_LISTCASESREQUEST']._serialized_start=2412
+  _globals['_LISTCASESREQUEST']._serialized_end=2527
+  _globals['_LISTCASESRESPONSE']._serialized_start=2529
+  _globals['_LISTCASESRESPONSE']._serialized_end=2614
+  _globals['_GETCASEREQUEST']._serialized_start=2616
+  _globals['_GETCASEREQUEST']._serialized_end=2649
+  _globals['_STAFF']._serialized_start=2651
+  _globals['_STAFF']._serialized_end=2685
+  _globals['_ASSIGNCASEREQUEST']._serialized_start=2687
+  _globals['_ASSIGNCASEREQUEST']._serialized_end=2781
+  _globals['_DECIDECASEREQUEST']._serialized_start=2783
+  _globals['_DECIDECASEREQUEST']._serialized_end=2910
+  _globals['_REVIEWPROPOSALREQUEST']._serialized_start=2912
+  _globals['_REVIEWPROPOSALREQUEST']._serialized_end=3008
+  _globals['_REFUNDSSERVICE']._serialized_start=3199
+  _globals['_REFUNDSSERVICE']._serialized_end=4270
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class RefundsServiceStub:
-    """Refunds to the original payment path, and the manual review desk.
+    """Refunds to the original payment path (资金原路返回, F11), the working-day calendar their deadline runs
+    on, and the manual review desk (人工复核, F10).
     """
 
     def __init__(self, channel):
@@ -40,13 +41,143 @@ class RefundsServiceStub:
                 request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.GetRefundRequest.SerializeToString,
                 response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.Refund.FromString,
                 _registered_method=True)
+        self.ListRefunds = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/ListRefunds',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListRefundsRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListRefundsResponse.FromString,
+                _registered_method=True)
+        self.NotifyRefund = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/NotifyRefund',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.NotifyRefundRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.NotifyRefundResponse.FromString,
+                _registered_method=True)
+        self.GetCalendarYear = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/GetCalendarYear',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.GetCalendarYearRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.CalendarYear.FromString,
+                _registered_method=True)
+        self.SetCalendarYear = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/SetCalendarYear',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.SetCalendarYearRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.CalendarYear.FromString,
+                _registered_method=True)
+        self.ComputeDeadline = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/ComputeDeadline',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ComputeDeadlineRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ComputeDeadlineResponse.FromString,
+                _registered_method=True)
+        self.ListCases = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/ListCases',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListCasesRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListCasesResponse.FromString,
+                _registered_method=True)
+        self.GetCase = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/GetCase',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.GetCaseRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+                _registered_method=True)
+        self.AssignCase = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/AssignCase',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.AssignCaseRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+                _registered_method=True)
+        self.DecideCase = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/DecideCase',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.DecideCaseRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+                _registered_method=True)
+        self.ApproveProposal = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/ApproveProposal',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewProposalRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+                _registered_method=True)
+        self.DeclineProposal = channel.unary_unary(
+                '/topup.refunds.v1.RefundsService/DeclineProposal',
+                request_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewProposalRequest.SerializeToString,
+                response_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+                _registered_method=True)
 
 
 class RefundsServiceServicer:
-    """Refunds to the original payment path, and the manual review desk.
+    """Refunds to the original payment path (资金原路返回, F11), the working-day calendar their deadline runs
+    on, and the manual review desk (人工复核, F10).
     """
 
     def GetRefund(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRefunds(self, request, context):
+        """Refunds by status, or those whose deadline falls before a given instant (the "near deadline" query),
+        soonest deadline first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NotifyRefund(self, request, context):
+        """A payment provider's asynchronous notice about a refund (forwarded by the gateway, verified here).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCalendarYear(self, request, context):
+        """The working-day calendar (weekends, public holidays, make-up working days 调休), one year at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCalendarYear(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComputeDeadline(self, request, context):
+        """The refund deadline for a failure confirmed at a given instant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCases(self, request, context):
+        """The review desk.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCase(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignCase(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideCase(self, request, context):
+        """Resolve a case with an action. At or above the four-eyes threshold the action is only proposed, and a
+        second, different member of staff must approve it (ApproveProposal) before it is carried out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveProposal(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineProposal(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,6 +191,61 @@ def add_RefundsServiceServicer_to_server(servicer, server):
                     request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.GetRefundRequest.FromString,
                     response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.Refund.SerializeToString,
             ),
+            'ListRefunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRefunds,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListRefundsRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListRefundsResponse.SerializeToString,
+            ),
+            'NotifyRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.NotifyRefund,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.NotifyRefundRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.NotifyRefundResponse.SerializeToString,
+            ),
+            'GetCalendarYear': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCalendarYear,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.GetCalendarYearRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.CalendarYear.SerializeToString,
+            ),
+            'SetCalendarYear': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCalendarYear,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.SetCalendarYearRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.CalendarYear.SerializeToString,
+            ),
+            'ComputeDeadline': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeDeadline,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ComputeDeadlineRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ComputeDeadlineResponse.SerializeToString,
+            ),
+            'ListCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCases,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListCasesRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'GetCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCase,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.GetCaseRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.SerializeToString,
+            ),
+            'AssignCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignCase,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.AssignCaseRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.SerializeToString,
+            ),
+            'DecideCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideCase,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.DecideCaseRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.SerializeToString,
+            ),
+            'ApproveProposal': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveProposal,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewProposalRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.SerializeToString,
+            ),
+            'DeclineProposal': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineProposal,
+                    request_deserializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewProposalRequest.FromString,
+                    response_serializer=topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'topup.refunds.v1.RefundsService', rpc_method_handlers)
@@ -69,7 +255,8 @@ def add_RefundsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RefundsService:
-    """Refunds to the original payment path, and the manual review desk.
+    """Refunds to the original payment path (资金原路返回, F11), the working-day calendar their deadline runs
+    on, and the manual review desk (人工复核, F10).
     """
 
     @staticmethod
@@ -89,6 +276,303 @@ class RefundsService:
             '/topup.refunds.v1.RefundsService/GetRefund',
             topup_dot_refunds_dot_v1_dot_refunds__pb2.GetRefundRequest.SerializeToString,
             topup_dot_refunds_dot_v1_dot_refunds__pb2.Refund.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRefunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/ListRefunds',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ListRefundsRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ListRefundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NotifyRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/NotifyRefund',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.NotifyRefundRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.NotifyRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCalendarYear(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/GetCalendarYear',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.GetCalendarYearRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.CalendarYear.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCalendarYear(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/SetCalendarYear',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.SetCalendarYearRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.CalendarYear.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeDeadline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/ComputeDeadline',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ComputeDeadlineRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ComputeDeadlineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/ListCases',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ListCasesRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/GetCase',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.GetCaseRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/AssignCase',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.AssignCaseRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/DecideCase',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.DecideCaseRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveProposal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/ApproveProposal',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewProposalRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineProposal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.refunds.v1.RefundsService/DeclineProposal',
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewProposalRequest.SerializeToString,
+            topup_dot_refunds_dot_v1_dot_refunds__pb2.ReviewCase.FromString,
             options,
             channel_credentials,
             insecure,
