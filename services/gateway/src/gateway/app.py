@@ -15,7 +15,7 @@ from gateway.errors import CATALOGUE, ApiError, message
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
 from gateway.responses import FastJSON
-from gateway.routes import admin_orders, health, products, recharges
+from gateway.routes import admin_orders, admin_risk, health, products, recharges
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from topup_platform.db import create_pool
@@ -123,6 +123,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(recharges.router)
     app.include_router(products.router)
     app.include_router(admin_orders.router)
+    app.include_router(admin_risk.router)
     app.include_router(health.router)
     _document_errors(app)
     return app

@@ -71,12 +71,12 @@ def test_voucher_attempt_velocity(subject: str, limit: int) -> None:
 
 
 def test_velocity_account_burst() -> None:
-    assert decide(velocity={"account": {"count_10m": 10}}).outcome.value == "ALLOW"
-    expect("velocity_account_burst", decide(velocity={"account": {"count_10m": 11}}), "CHALLENGE", "RISK_VELOCITY")
-    assert decide(velocity={"account": {"count_10m": 11}}, allowed=("account",)).outcome.value == "ALLOW"
+    assert decide(velocity={"account": {"count_10m": 20}}).outcome.value == "ALLOW"
+    expect("velocity_account_burst", decide(velocity={"account": {"count_10m": 21}}), "CHALLENGE", "RISK_VELOCITY")
+    assert decide(velocity={"account": {"count_10m": 21}}, allowed=("account",)).outcome.value == "ALLOW"
 
 
-@pytest.mark.parametrize(("feature", "limit"), [("count_24h", 30), ("amount_24h", 500000)])
+@pytest.mark.parametrize(("feature", "limit"), [("count_24h", 50), ("amount_24h", 500000)])
 def test_velocity_account_daily(feature: str, limit: int) -> None:
     assert decide(velocity={"account": {feature: limit}}).outcome.value == "ALLOW"
     expect("velocity_account_daily", decide(velocity={"account": {feature: limit + 1}}), "REVIEW", "RISK_VELOCITY")
