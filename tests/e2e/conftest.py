@@ -29,7 +29,7 @@ FAST = {
 FINAL = {"SUCCEEDED", "FAILED", "REFUNDED", "REJECTED", "UNDER_REVIEW"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     s = start_stack(tmp_path_factory.mktemp("stack"), {**infra.env(), **FAST})
     yield s
@@ -59,3 +59,37 @@ async def wait_final(client: AsyncTopupClient, order_id: str, timeout: float = 3
         if order["status"] in FINAL or time.monotonic() > deadline:
             return order  # type: ignore[no-any-return]
         await asyncio.sleep(0.1)
+
+
+def staff_headers(*roles: str, staff: str = "alice") -> dict[str, str]:
+    """A staff bearer token signed with the development secret the stack runs with."""
+    from gateway.admin_auth import Role, issue_token
+    from gateway.settings import GatewaySettings
+
+    return {"Authorization": "Bearer " + issue_token(GatewaySettings(), staff, [Role(r) for r in roles])}
+
+
+@pytest.fixture
+async def new_channel(stack: Stack) -> AsyncIterator[Any]:
+    """Make a channel (its registry row and key, as the gateway's admin does) and a client signing for it."""
+    import asyncpg
+
+    from gateway.channels import ChannelRegistry, SecretBox
+    from gateway.settings import GatewaySettings
+
+    clients: list[AsyncTopupClient] = []
+    pool = await asyncpg.create_pool(stack.ports["database_url"], min_size=1, max_size=2,
+                                     server_settings={"search_path": "gateway"})
+    settings = GatewaySettings()
+
+    async def make(channel_id: str, secret: str = "s3cret-of-the-shop") -> AsyncTopupClient:
+        registry = ChannelRegistry(pool, SecretBox(settings.master_key.get_secret_value()), 5)
+        await registry.ensure_channel(channel_id, channel_id, "k1", secret)
+        client = AsyncTopupClient(stack.gateway, channel_id, secret, retries=0)
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.http.aclose()
+    await pool.close()

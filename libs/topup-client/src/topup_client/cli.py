@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("channel_order_id")
     p = sub.add_parser("products", help="what this channel may sell to an account")
     p.add_argument("account")
+    p.add_argument("--account-type", default=None, choices=["mobile", "broadband"])
     c = sub.add_parser("curl", help="print a signed curl command")
     c.add_argument("method")
     c.add_argument("path")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             elif args.command == "find":
                 _out(client.find_recharge(args.channel_order_id))
             elif args.command == "products":
-                _out(client.products(args.account))
+                _out(client.products(args.account, args.account_type))
         except ApiError as err:
             _out(err.body or {"code": err.code, "message": err.message})
             return 1

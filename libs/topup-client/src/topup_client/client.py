@@ -55,6 +55,11 @@ def recharge_body(*, channel_order_id: str, account_id: str, sku: str, payment_m
     return body
 
 
+def _products_query(account_id: str, account_type: str | None) -> dict[str, str]:
+    """Without a type, the gateway tells it from the id (mobile numbers start with 1, broadband ids with 0)."""
+    return {"account": account_id, **({"account_type": account_type} if account_type else {})}
+
+
 class _Base:
     def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3) -> None:
         self.base_url = base_url.rstrip("/")
@@ -120,8 +125,8 @@ class TopupClient(_Base):
     def find_recharge(self, channel_order_id: str) -> Any:
         return self.request("GET", "/v1/recharges", query={"channel_order_id": channel_order_id})
 
-    def products(self, account_id: str, account_type: str = "mobile") -> Any:
-        return self.request("GET", "/v1/products", query={"account": account_id, "account_type": account_type})
+    def products(self, account_id: str, account_type: str | None = None) -> Any:
+        return self.request("GET", "/v1/products", query=_products_query(account_id, account_type))
 
 
 class AsyncTopupClient(_Base):
@@ -152,5 +157,5 @@ class AsyncTopupClient(_Base):
     async def find_recharge(self, channel_order_id: str) -> Any:
         return await self.request("GET", "/v1/recharges", query={"channel_order_id": channel_order_id})
 
-    async def products(self, account_id: str, account_type: str = "mobile") -> Any:
-        return await self.request("GET", "/v1/products", query={"account": account_id, "account_type": account_type})
+    async def products(self, account_id: str, account_type: str | None = None) -> Any:
+        return await self.request("GET", "/v1/products", query=_products_query(account_id, account_type))

@@ -65,8 +65,8 @@ def free_port_base(span: int = 20) -> int:
 
 
 def process_env(ports: Ports, database_url: str, bootstrap: str, extra: dict[str, str]) -> dict[str, str]:
+    """The settings every process gets (on top of the inherited environment)."""
     env = {
-        **os.environ,
         "PYTHONUNBUFFERED": "1",
         "TOPUP_ENV": os.environ.get("TOPUP_ENV", "dev"),
         "TOPUP_MIGRATE_ON_START": "1",
@@ -83,6 +83,7 @@ def process_env(ports: Ports, database_url: str, bootstrap: str, extra: dict[str
         "BILLING_GRPC_PORT": str(ports.billing),
         "REFUNDS_GRPC_PORT": str(ports.refunds),
         "BILLING_BOSS_URL": f"http://127.0.0.1:{ports.boss}",
+        "BILLING_PORTED_SYNC_SECONDS": os.environ.get("BILLING_PORTED_SYNC_SECONDS", "10"),
         "REFUNDS_PAYMENTS_URL": f"http://127.0.0.1:{ports.payments}",
         "BOSS_SIM_PORT": str(ports.boss),
         "BOSS_SIM_LATENCY_MS": os.environ.get("BOSS_SIM_LATENCY_MS", "20"),
@@ -108,13 +109,13 @@ PROCESSES = [
 ]
 
 
-def wait_ready(ports: Ports, timeout: float) -> dict[str, str]:
+def wait_ready(ports: Ports, timeout: float, without: list[str]) -> dict[str, str]:
     """Poll until the gateway is ready (it checks the database, risk and orders) and the rest answer."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     deadline = time.monotonic() + timeout
-    pending = {"gateway", "boss-sim", "payments-sim", "billing-adapter", "refunds"}
+    pending = {"gateway", "boss-sim", "payments-sim", "billing-adapter", "refunds"} - set(without)
     with httpx.Client(timeout=2) as http:
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--ready-timeout", type=float, default=120.0)
     run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                      help="extra environment for every process")
+    run.add_argument("--without", action="append", default=[], metavar="NAME",
+                     choices=[name for name, _ in PROCESSES],
+                     help="leave this process out (a test runs it itself, with the environment in the ready file)")
     args = parser.parse_args(argv)
 
     ports = Ports() if args.port_base is None else Ports.from_base(args.port_base or free_port_base())
@@ -207,11 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         env = process_env(ports, database_url, bootstrap, extra)
         manager = Manager(Printer(sys.stdout))
         for name, module in PROCESSES:
-            manager.add_process(name, f"{sys.executable} -m {module}", env=env, cwd=str(ROOT))
+            if name not in args.without:
+                manager.add_process(name, f"{sys.executable} -m {module}", env={**os.environ, **env}, cwd=str(ROOT))
 
         def announce() -> None:
             try:
-                wait_ready(ports, args.ready_timeout)
+                wait_ready(ports, args.ready_timeout, args.without)
             except TimeoutError as err:
                 print(f"\n{err}; stopping.\n", flush=True)  # noqa: T201
                 manager.terminate()
@@ -219,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.ready_file:
                 tmp = args.ready_file.with_suffix(".tmp")
                 tmp.write_text(json.dumps({**asdict(ports), "database_url": database_url,
-                                           "kafka_bootstrap": bootstrap}))
+                                           "kafka_bootstrap": bootstrap, "env": env}))
                 tmp.replace(args.ready_file)
             print(banner(ports), flush=True)  # noqa: T201
 

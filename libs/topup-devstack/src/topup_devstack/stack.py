@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ class Stack:
     process: subprocess.Popen[bytes]
     ports: dict[str, Any]
     log_path: Path
+    #: the environment the stack was started with (on top of this process's)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def gateway(self) -> str:
@@ -30,6 +32,13 @@ class Stack:
 
     def grpc(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
+
+    def spawn(self, module: str, log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        """Run one of the platform's processes (left out with `without`) with the stack's environment."""
+        with open(self.log_path.with_name(f"{log_name}.log"), "ab") as log:
+            return subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **self.env,
+                                                                         **self.ports["env"], **extra_env},
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -47,16 +56,19 @@ class Stack:
         return self.process.returncode
 
 
-def start_stack(workdir: Path, env: dict[str, str], *, timeout: float = 120.0) -> Stack:
+def start_stack(workdir: Path, env: dict[str, str], *, timeout: float = 120.0,
+                without: tuple[str, ...] = ()) -> Stack:
+    """The platform as `make run` starts it; `without` leaves processes out for the caller to run (the
+    environment they need is `stack.ports["env"]`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
     log_path = workdir / "stack.log"
     args = [sys.executable, "-m", "topup_devstack.launcher", "run", "--port-base", "0", "--ready-file", str(ready),
-            "--data-dir", str(workdir / "pgdata")]
+            "--data-dir", str(workdir / "pgdata"), *(f"--without={name}" for name in without)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-    stack = Stack(process, {}, log_path)
+    stack = Stack(process, {}, log_path, env)
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if process.poll() is not None or time.monotonic() > deadline:

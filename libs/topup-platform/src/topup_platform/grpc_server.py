@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -42,10 +42,44 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         wrapped = self._wrapped.get(method)
         if wrapped is None:
             handler = await continuation(handler_call_details)
-            if handler is None or handler.unary_unary is None:
-                return handler  # streaming (health Watch, reflection) pass through untouched
-            wrapped = self._wrapped[method] = self._wrap(method, handler)
+            if handler is None:
+                return handler
+            if handler.unary_unary is not None:
+                wrapped = self._wrap(method, handler)
+            elif handler.unary_stream is not None and not method.startswith("/grpc."):
+                wrapped = self._wrap_stream(method, handler)
+            else:
+                return handler  # health Watch and reflection pass through untouched
+            self._wrapped[method] = wrapped
         return wrapped
+
+    @staticmethod
+    def _wrap_stream(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """Server-streaming calls: a domain error raised while streaming becomes the call's status."""
+        inner = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            code = grpc.StatusCode.OK
+            try:
+                async for item in inner(request, context):
+                    yield item
+            except DomainError as err:
+                code = err.status
+                await context.abort_with_status(rpc_status.to_status(err.to_status_proto()))
+            except Exception as err:
+                if isinstance(err, grpc.aio.AbortError):
+                    raise
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in rpc", rpc=method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                metrics.GRPC_HANDLED.labels(method, code.name).inc()
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
     @staticmethod
     def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

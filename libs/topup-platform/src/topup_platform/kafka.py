@@ -41,7 +41,8 @@ async def ensure_topics(settings: PlatformSettings, topics: Iterable[str], *, at
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(t, num_partitions=settings.kafka_topic_partitions, replication_factor=1)
+                        [NewTopic(t, num_partitions=settings.kafka_topic_partitions,
+                                  replication_factor=settings.kafka_topic_replication_factor)
                          for t in missing]
                     )
                 except TopicAlreadyExistsError:

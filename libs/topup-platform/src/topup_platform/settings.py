@@ -53,6 +53,9 @@ class PlatformSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = Field(3_000, validation_alias=_alias("KAFKA_HEARTBEAT_INTERVAL_MS"))
     #: Partitions for the topics a service creates when they do not exist yet.
     kafka_topic_partitions: int = Field(8, validation_alias=_alias("KAFKA_TOPIC_PARTITIONS"))
+    #: Replicas of those topics. A production cluster declares its topics itself (Strimzi KafkaTopics), but a
+    #: service that starts first creates them: with the cluster's replication, or they stay under-replicated.
+    kafka_topic_replication_factor: int = Field(1, validation_alias=_alias("KAFKA_TOPIC_REPLICATION_FACTOR"))
     log_level: str = Field("INFO", validation_alias=_alias("LOG_LEVEL"))
     #: json in production, console in a terminal; unset means json unless TOPUP_ENV=dev.
     log_format: Literal["json", "console"] | None = Field(None, validation_alias=_alias("LOG_FORMAT"))

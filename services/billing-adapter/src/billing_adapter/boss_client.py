@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -50,6 +51,31 @@ class BossClient:
 
     async def query(self, transaction_id: str) -> Call:
         return await self._call("GET", f"/boss/v1/transactions/{transaction_id}", transformers.classify_query)
+
+    async def ported_numbers(self, since: datetime) -> list[tuple[datetime, str, str]]:
+        """(ported_at, number, carrier) of the numbers BOSS published as ported since `since`."""
+        async with self.session.get(f"{self.base_url}/boss/v1/ported-numbers",
+                                    params={"since": since.isoformat()}) as reply:
+            body = await _json(reply)
+        if reply.status != 200 or body.get("result_code") != "0000":
+            raise RuntimeError(f"BOSS refused the ported-number query: {reply.status} {body.get('result_code')}")
+        return [(datetime.fromisoformat(i["ported_at"]), str(i["number"]), str(i["carrier"])) for i in body["items"]]
+
+    async def transactions(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """BOSS's transaction list for [start, end): the reconciliation file, read page by page."""
+        items: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            async with self.session.get(f"{self.base_url}/boss/v1/transactions", params={
+                    "start": start.isoformat(), "end": end.isoformat(), "after": after, "limit": "5000"},
+                    timeout=aiohttp.ClientTimeout(total=60)) as reply:
+                body = await _json(reply)
+            if reply.status != 200 or body.get("result_code") != "0000":
+                raise RuntimeError(f"BOSS refused the transaction list: {reply.status} {body.get('result_code')}")
+            items += body["items"]
+            after = body.get("next") or ""
+            if not after:
+                return items
 
     async def balance(self, account_type: str, account_id: str) -> tuple[int, Mapping[str, Any]]:
         """(HTTP status, body) of a balance query; transport errors propagate."""

@@ -27,7 +27,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             raise InvalidArgument("account is required")
         try:
             _, body = await self.boss.balance(vocab.ACCOUNT_TYPE_NAMES[request.account.type], request.account.id)
-        except Exception as err:
+        except Exception as err:  # a read: the gate's breaker is for the writes BOSS must not be flooded with
             raise Unavailable("BOSS did not answer the balance query", code="BOSS_UNAVAILABLE") from err
         if body.get("result_code") == "2001":
             raise NotFound("BOSS has no such subscriber", code="BOSS_SUBSCRIBER_NOT_FOUND")

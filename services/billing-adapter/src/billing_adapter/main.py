@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from billing_adapter.boss_client import BossClient
 from billing_adapter.consumers import fulfilment_requests, order_handlers
+from billing_adapter.gate import BossGate
 from billing_adapter.grpc_api import BillingServicer
+from billing_adapter.ported import PortedNumbersSync
+from billing_adapter.reconcile import Reconciler, ScheduledReconciliation
 from billing_adapter.settings import BillingSettings
 from billing_adapter.worker import FulfilmentWorker
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -20,10 +25,17 @@ async def main(settings: BillingSettings) -> int:
         producer = await rt.start_kafka([ORDERS_TOPIC, BILLING_TOPIC])
         outbox = Outbox(settings.service_name)
         boss = BossClient(settings.boss_url, settings.boss_timeout_seconds)
-        worker = FulfilmentWorker(rt.pool, outbox, boss, settings)
+        gate = BossGate(threshold=settings.breaker_threshold, reset_seconds=settings.breaker_reset_seconds,
+                        max_in_flight=settings.boss_max_in_flight)
+        worker = FulfilmentWorker(rt.pool, outbox, boss, gate, settings)
         try:
             rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
             rt.start_worker(worker, "fulfilment-scheduler")
+            rt.start_worker(PortedNumbersSync(rt.pool, outbox, boss, settings.ported_sync_seconds), "ported-sync")
+            if settings.reconcile_interval_seconds > 0:
+                rt.start_worker(ScheduledReconciliation(
+                    Reconciler(rt.pool, outbox, boss), settings.reconcile_interval_seconds,
+                    timedelta(seconds=settings.reconcile_settle_seconds)), "reconciliation")
             rt.start_worker(
                 EventConsumer(name="billing-adapter", settings=settings, pool=rt.pool, producer=producer,
                               topics=[ORDERS_TOPIC], handlers=order_handlers(worker),

@@ -28,3 +28,14 @@ class BillingSettings(PlatformSettings):
     lease_seconds: float = 30.0
     #: how often the scheduler looks for due work another process left (retries, lapsed leases)
     poll_seconds: float = 0.5
+    #: the BOSS circuit breaker: this many "BOSS unwell" outcomes in a row open it for reset_seconds
+    breaker_threshold: int = 10
+    breaker_reset_seconds: float = 15.0
+    #: at most this many calls to BOSS at once (BOSS's own capacity; beyond it, calls queue here)
+    boss_max_in_flight: int = 64
+    #: scheduled reconciliation: how often, and how long after the fact (work still in flight is not a
+    #: difference); 0 turns the schedule off
+    reconcile_interval_seconds: float = 3600.0
+    reconcile_settle_seconds: float = 600.0
+    #: how often BOSS's ported-number publication is read (and once at start)
+    ported_sync_seconds: float = 60.0

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from google.protobuf.message import Message
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient, Call
 from billing_adapter.domain.outcomes import Outcome, backoff
+from billing_adapter.gate import BOSS_RETRIES, BossGate, BreakerOpen
 from billing_adapter.repository import Job, OperationRow
 from billing_adapter.settings import BillingSettings
 from topup.events.v1 import billing_pb2
@@ -42,11 +44,21 @@ from topup_platform.timeutil import to_timestamp, utcnow
 log = get_logger(__name__)
 
 
+@dataclass(slots=True)
+class Progress:
+    """What a job has delivered so far: BOSS's serials, and the transaction ids of the delivered parts."""
+
+    serials: list[str]
+    delivered: list[str]
+
+
 class FulfilmentWorker:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, boss: BossClient, settings: BillingSettings) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, boss: BossClient, gate: BossGate,
+                 settings: BillingSettings) -> None:
         self.pool = pool
         self.outbox = outbox
         self.boss = boss
+        self.gate = gate
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stopping = asyncio.Event()
@@ -102,17 +114,25 @@ class FulfilmentWorker:
                 job = await repository.lease(conn, order_id, self.owner, self.settings.lease_seconds)
             if job is None:
                 return
-        serials = [op.boss_serial for op in job.operations if op.state == "succeeded"]
+        done_ops = [op for op in job.operations if op.state == "succeeded"]
+        progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops])
         attempts = job.attempts
         pending = [op for op in job.operations if op.state != "succeeded"]
-        for op in pending:
-            done = await self._carry_out(job, op, attempts, last=op is pending[-1], serials=serials)
-            if done is None:
-                return  # the job ended (succeeded, failed, unknown) or waits for a retry
-            attempts = done
+        try:
+            for op in pending:
+                done = await self._carry_out(job, op, attempts, last=op is pending[-1], progress=progress)
+                if done is None:
+                    return  # the job ended (succeeded, failed, unknown) or waits for a retry
+                attempts = done
+        except BreakerOpen as open_breaker:
+            # BOSS is being left alone: the order waits (it does not fail) and resumes after the pause. A write
+            # whose outcome was left unknown is sent again then, with the same transaction id: that is safe.
+            async with self.pool.acquire() as conn:
+                await repository.reschedule(conn, job.order_id, open_breaker.retry_after, "BOSS_BREAKER_OPEN")
+            self.dispatch_later(job.order_id, open_breaker.retry_after)
 
     async def _carry_out(self, job: Job, op: OperationRow, attempts: int, *, last: bool,
-                         serials: list[str]) -> int | None:
+                         progress: Progress) -> int | None:
         """One operation. Returns the write attempts so far when it succeeded and more operations follow;
         None when the job ended or waits for a retry. Every call to BOSS is logged before its consequence is
         acted on; the call that ends the job is logged in the statement that writes the outcome and its event."""
@@ -134,50 +154,53 @@ class FulfilmentWorker:
             result = call.result
             if result.outcome is Outcome.NOT_FOUND:  # (a status query) BOSS never got the write
                 if attempts > self.settings.retries:
-                    await self._end(job, "failed", "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", billing_pb2.FulfilmentFailed(
-                        order_id=order_id, attempts=attempts, reason_code="BOSS_NO_ANSWER_RETRIES_EXHAUSTED",
-                        reason="BOSS never recorded the call", failed_at=to_timestamp(utcnow())),
-                        decided_by=(op, kind, call, "pending"))
+                    await self._fail(job, attempts, "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "BOSS never recorded the call",
+                                     decided_by=(op, kind, call, "pending"), progress=progress)
                     return None
                 await self._log(job, op, kind, call)
                 continue  # sending it again with the same transaction id is safe
             if result.outcome is Outcome.SUCCESS:
-                serials.append(result.boss_serial)
+                progress.serials.append(result.boss_serial)
                 if not last:
                     await self._log(job, op, kind, call, settled="succeeded")
+                    progress.delivered.append(op.transaction_id)
                     return attempts
-                event = billing_pb2.FulfilmentSucceeded(order_id=order_id, attempts=attempts, boss_serials=serials,
+                event = billing_pb2.FulfilmentSucceeded(order_id=order_id, attempts=attempts,
+                                                        boss_serials=progress.serials,
                                                         completed_at=to_timestamp(utcnow()))
                 if await self._end(job, "succeeded", "", event, decided_by=(op, kind, call, "succeeded")):
                     log.info("fulfilment succeeded", order_id=order_id, attempts=attempts)
                 return None
             if result.outcome is Outcome.TERMINAL_FAILURE:
                 await self._fail(job, attempts, result.reason_code, f"BOSS refused: {result.provider_code}",
-                                 decided_by=(op, kind, call, "failed"))
+                                 decided_by=(op, kind, call, "failed"), progress=progress)
                 return None
             # retryable: BOSS did not do it and says so
             if attempts > self.settings.retries:
                 await self._fail(job, attempts, "BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts",
-                                 decided_by=(op, kind, call, "pending"))
+                                 decided_by=(op, kind, call, "pending"), progress=progress)
                 return None
             await self._log(job, op, kind, call)
             delay = backoff(attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds)
             async with self.pool.acquire() as conn:
                 await repository.reschedule(conn, job.order_id, delay, result.reason_code)
             self.dispatch_later(job.order_id, delay)
+            BOSS_RETRIES.inc()
             log.info("fulfilment retry scheduled", order_id=order_id, attempts=attempts, delay_s=round(delay, 3))
             return None
 
     async def _write(self, job: Job, op: OperationRow) -> Call:
         if op.kind == "credit":
-            return await self.boss.credit(op.transaction_id, job.account_type, job.account_id, op.amount_fen)
-        return await self.boss.data_pack(op.transaction_id, job.account_type, job.account_id, op.pack_code)
+            return await self.gate.call("credit", lambda: self.boss.credit(
+                op.transaction_id, job.account_type, job.account_id, op.amount_fen))
+        return await self.gate.call("data_pack", lambda: self.boss.data_pack(
+            op.transaction_id, job.account_type, job.account_id, op.pack_code))
 
     async def _resolve_unknown(self, job: Job, op: OperationRow) -> Call | None:
         """Ask BOSS what happened; None if it cannot tell us within the bounded queries (each one logged)."""
         for query in range(1, self.settings.status_queries + 1):
             await asyncio.sleep(self.settings.status_query_backoff_seconds * 2 ** (query - 1))
-            call = await self.boss.query(op.transaction_id)
+            call = await self.gate.call("status_query", lambda: self.boss.query(op.transaction_id))
             if call.result.outcome is not Outcome.UNKNOWN:
                 return call  # logged by whoever acts on it
             await self._log(job, op, "status_query", call)
@@ -195,9 +218,13 @@ class FulfilmentWorker:
             await repository.record_attempt(conn, **self._attempt(job, op, kind, call, settled))
 
     async def _fail(self, job: Job, attempts: int, reason_code: str, reason: str, *,
-                    decided_by: tuple[OperationRow, str, Call, str]) -> None:
+                    decided_by: tuple[OperationRow, str, Call, str], progress: Progress) -> None:
+        """The job failed for good. If an earlier part of a combo was delivered, the failure says so: the
+        order is then neither refunded in full nor kept half-done; a person decides."""
         event = billing_pb2.FulfilmentFailed(order_id=str(job.order_id), attempts=attempts, reason_code=reason_code,
-                                             reason=reason, failed_at=to_timestamp(utcnow()))
+                                             reason=reason, failed_at=to_timestamp(utcnow()),
+                                             partially_fulfilled=bool(progress.delivered),
+                                             delivered_transaction_ids=progress.delivered)
         if await self._end(job, "failed", reason_code, event, decided_by=decided_by):
             log.info("fulfilment failed", order_id=str(job.order_id), reason_code=reason_code, attempts=attempts)
 

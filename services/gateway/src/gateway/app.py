@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,18 @@ from gateway.errors import CATALOGUE, ApiError, message
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
 from gateway.responses import FastJSON
-from gateway.routes import admin_orders, admin_risk, health, products, recharges
+from gateway.routes import (
+    admin_catalog,
+    admin_orders,
+    admin_risk,
+    balance,
+    health,
+    history,
+    products,
+    recharges,
+    vouchers,
+)
+from gateway.schemas import REQUEST_MODELS
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from topup_platform.db import create_pool
@@ -64,7 +76,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                    settings.channel_refresh_seconds)
         if settings.is_dev:
             await registry.ensure_channel(settings.demo_channel_id, "Demo channel", "k1",
-                                          settings.demo_channel_secret.get_secret_value())
+                                          settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}))
         await registry.reload()
         nonces = NonceStore(nonce_pool, settings.timestamp_window_seconds)
         upstream = Upstream(settings)
@@ -121,8 +133,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         return error_response(request, ApiError("INTERNAL_ERROR"))
 
     app.include_router(recharges.router)
+    app.include_router(vouchers.router)
     app.include_router(products.router)
+    app.include_router(history.router)
+    app.include_router(balance.router)
     app.include_router(admin_orders.router)
+    app.include_router(admin_catalog.router)
     app.include_router(admin_risk.router)
     app.include_router(health.router)
     _document_errors(app)
@@ -130,6 +146,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
 
 def _document_errors(app: FastAPI) -> None:
-    """Put the error catalogue into the OpenAPI document's description."""
+    """Put the error catalogue into the OpenAPI document's description, and the request bodies (parsed from
+    the raw body after the signature check, so FastAPI does not see them) into its components."""
     rows = "\n".join(f"| `{s.code}` | {s.http_status} | {s.en} | {s.zh} |" for s in CATALOGUE.values())
     app.description += "\n\n**Error codes**\n\n| code | HTTP | meaning | 含义 |\n|---|---|---|---|\n" + rows + "\n"
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            for model in REQUEST_MODELS:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+                components.update(schema.pop("$defs", {}))
+                components[model.__name__] = schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -45,10 +45,13 @@ def path_with_query(request: Request) -> str:
 
 async def authenticate(
     request: Request,
-    x_channel_id: Annotated[str | None, Header(description="The channel's id")] = None,
-    x_timestamp: Annotated[str | None, Header(description="Unix seconds; within 300 s of the server's clock")] = None,
-    x_nonce: Annotated[str | None, Header(description="16-64 visible characters, never reused in the window")] = None,
+    x_channel_id: Annotated[str | None, Header(alias="X-Channel-Id", description="The channel's id")] = None,
+    x_timestamp: Annotated[str | None, Header(
+        alias="X-Timestamp", description="Unix seconds; within 300 s of the server's clock")] = None,
+    x_nonce: Annotated[str | None, Header(
+        alias="X-Nonce", description="16-64 visible characters, never reused in the window")] = None,
     x_signature: Annotated[str | None, Header(
+        alias="X-Signature",
         description='base64(HMAC-SHA256(secret, METHOD "\\n" PATH_WITH_QUERY "\\n" TIMESTAMP "\\n" NONCE "\\n" '
                     "hex(sha256(body))))")] = None,
 ) -> Channel:

@@ -45,6 +45,8 @@ class Channel:
     enabled: bool
     #: decrypted HMAC secrets of the active keys (several during a rotation)
     hmac_secrets: tuple[bytes, ...] = field(default=(), repr=False)
+    #: what it may do beyond recharging, e.g. "balance"
+    permissions: frozenset[str] = frozenset()
 
 
 class ChannelRegistry:
@@ -67,7 +69,7 @@ class ChannelRegistry:
 
     async def reload(self) -> None:
         async with self.pool.acquire() as conn:
-            channels = await conn.fetch("SELECT channel_id, name, enabled FROM channels")
+            channels = await conn.fetch("SELECT channel_id, name, enabled, permissions FROM channels")
             keys = await conn.fetch(
                 "SELECT channel_id, key_id, secret_ciphertext FROM channel_keys"
                 " WHERE status = 'active' AND kind = 'hmac' ORDER BY created_at DESC"
@@ -78,7 +80,8 @@ class ChannelRegistry:
                 self.box.open(k["secret_ciphertext"], f"{k['channel_id']}/{k['key_id']}")
             )
         self._channels = {
-            c["channel_id"]: Channel(c["channel_id"], c["name"], c["enabled"], tuple(secrets.get(c["channel_id"], ())))
+            c["channel_id"]: Channel(c["channel_id"], c["name"], c["enabled"], tuple(secrets.get(c["channel_id"], ())),
+                                     frozenset(c["permissions"]))
             for c in channels
         }
 
@@ -96,13 +99,15 @@ class ChannelRegistry:
     async def stop(self) -> None:
         self._stopping.set()
 
-    async def ensure_channel(self, channel_id: str, name: str, key_id: str, secret: str) -> None:
+    async def ensure_channel(self, channel_id: str, name: str, key_id: str, secret: str,
+                             permissions: frozenset[str] = frozenset()) -> None:
         """Create the channel with this HMAC key if missing, or make this the key's secret (dev seeding)."""
         sealed = self.box.seal(secret.encode(), f"{channel_id}/{key_id}")
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO channels (channel_id, name) VALUES ($1, $2) ON CONFLICT (channel_id) DO NOTHING",
-                channel_id, name,
+                """INSERT INTO channels (channel_id, name, permissions) VALUES ($1, $2, $3)
+                   ON CONFLICT (channel_id) DO UPDATE SET permissions = EXCLUDED.permissions""",
+                channel_id, name, sorted(permissions),
             )
             await conn.execute(
                 """INSERT INTO channel_keys (channel_id, key_id, kind, secret_ciphertext) VALUES ($1, $2, 'hmac', $3)

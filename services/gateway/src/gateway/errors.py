@@ -29,6 +29,7 @@ _SPECS = [
     ErrorSpec("AUTH_NONCE_REPLAYED", 401, "该 X-Nonce 已被使用", "This X-Nonce was already used"),
     ErrorSpec("AUTH_SIGNATURE_INVALID", 401, "签名校验失败", "The signature does not verify"),
     ErrorSpec("CHANNEL_DISABLED", 403, "渠道已停用", "This channel is disabled"),
+    ErrorSpec("CHANNEL_NOT_PERMITTED", 403, "该渠道无权使用此接口", "This channel may not use this endpoint"),
     # --- staff (the admin API)
     ErrorSpec("ADMIN_AUTH_REQUIRED", 401, "需要有效的员工令牌(Bearer)", "A valid staff bearer token is required"),
     ErrorSpec("ADMIN_FORBIDDEN", 403, "该员工角色无权执行此操作", "This member of staff's role may not do this"),
@@ -50,9 +51,19 @@ _SPECS = [
               "This channel_order_id was already used with a different request"),
     ErrorSpec("ORDER_NOT_FOUND", 404, "订单不存在", "No such order"),
     ErrorSpec("ILLEGAL_TRANSITION", 409, "订单当前状态不允许该操作", "The order's status does not allow this"),
+    # --- voucher cards
+    ErrorSpec("VOUCHER_INVALID", 422, "卡密无效", "The PIN is not valid"),
+    ErrorSpec("VOUCHER_EXPIRED", 422, "卡券已过期", "The voucher card has expired"),
+    ErrorSpec("VOUCHER_FROZEN", 422, "卡券已冻结", "The voucher card is frozen"),
+    ErrorSpec("VOUCHER_NOT_ACTIVE", 422, "卡券未激活或已作废", "The voucher card is not active (not sold yet, or voided)"),
+    ErrorSpec("VOUCHER_ALREADY_REDEEMED", 409, "卡券已被使用或正在使用中", "The voucher card is redeemed, or being redeemed"),
+    ErrorSpec("VOUCHER_LOCKED_OUT", 429, "卡密错误次数过多,已被暂时锁定", "Too many wrong PINs: locked out for a while"),
+    ErrorSpec("VOUCHER_BATCH_NOT_FOUND", 404, "卡券批次不存在", "No such voucher batch"),
+    ErrorSpec("VOUCHER_NOT_FOUND", 404, "卡券不存在", "No such voucher card"),
     # --- risk
     ErrorSpec("RISK_CHALLENGE_REQUIRED", 403, "需要加强验证(短信验证码、支付密码)后重试",
               "Step up verification (SMS code, payment password) and try again"),
+    ErrorSpec("RISK_DENIED", 403, "风控拒绝该请求", "The risk engine refused this request"),
     ErrorSpec("RISK_RULESET_INVALID", 422, "风控规则集无效(详情列出每处问题),未保存",
               "The risk rule-set is not valid (details name each problem); nothing was stored"),
     ErrorSpec("RISK_RULESET_NOT_FOUND", 404, "风控规则集版本不存在", "No risk rule-set has this version"),
@@ -64,6 +75,8 @@ _SPECS = [
               "Temporarily unavailable; retry with the same channel_order_id"),
     ErrorSpec("UPSTREAM_TIMEOUT", 503, "处理超时,结果未知,请使用相同渠道订单号重试或查询",
               "Timed out; the outcome is unknown: retry with the same channel_order_id, or query it"),
+    ErrorSpec("BOSS_SUBSCRIBER_NOT_FOUND", 404, "计费系统中无此用户", "BOSS has no such subscriber"),
+    ErrorSpec("BOSS_UNAVAILABLE", 503, "计费系统暂时不可用,请稍后重试", "BOSS is unavailable; try again later"),
     ErrorSpec("INTERNAL_ERROR", 500, "系统内部错误", "Internal error"),
 ]
 

@@ -45,6 +45,8 @@ def order(pb: orders_pb2.Order, *, with_history: bool = False) -> dict[str, Any]
         "created_at": _time(pb.created_at),
         "updated_at": _time(pb.updated_at),
     }
+    if pb.voucher_card_number:
+        out["voucher_card_number"] = pb.voucher_card_number
     if with_history:
         out["history"] = [
             {
@@ -58,6 +60,27 @@ def order(pb: orders_pb2.Order, *, with_history: bool = False) -> dict[str, Any]
             for c in pb.history
         ]
     return out
+
+
+_CARD_STATE = {v: orders_pb2.VoucherState.Name(v).removeprefix("VOUCHER_STATE_").lower()
+               for v in orders_pb2.VoucherState.values()}
+
+
+def voucher_batch(pb: orders_pb2.VoucherBatch) -> dict[str, Any]:
+    return {"batch_id": pb.batch_id, "sku": pb.sku, "face_value_fen": pb.face_value_fen, "count": pb.count,
+            "expires_at": _time(pb.expires_at), "created_at": _time(pb.created_at), "created_by": pb.created_by,
+            "states": dict(pb.states)}
+
+
+def voucher(pb: orders_pb2.Voucher) -> dict[str, Any]:
+    return {
+        "card_number": pb.card_number, "batch_id": pb.batch_id, "sku": pb.sku, "face_value_fen": pb.face_value_fen,
+        "state": _CARD_STATE[pb.state], "expires_at": _time(pb.expires_at), "order_id": pb.order_id or None,
+        "history": [{"from_state": _CARD_STATE[h.from_state] if h.from_state else None,
+                     "to_state": _CARD_STATE[h.to_state], "transition": h.transition,
+                     "actor": f"{_ACTOR.get(h.actor.kind, 'service')}:{h.actor.id}", "reason": h.reason or None,
+                     "order_id": h.order_id or None, "at": _time(h.at)} for h in pb.history],
+    }
 
 
 def products(pb: orders_pb2.ListProductsResponse) -> dict[str, Any]:

@@ -1,64 +1,90 @@
-"""Events the order core reacts to: the billing adapter's fulfilment outcomes move the order on."""
+"""Events the order core reacts to: the billing adapter's fulfilment outcomes move orders on, and the
+numbers BOSS publishes as ported update the routing table."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+from orders import repository
 from orders.domain.state import Transition
 from orders.service import Move, OrdersService
 from topup.events.v1 import billing_pb2
 from topup.events.v1.envelope_pb2 import EventEnvelope
 from topup_platform.consumer import BatchHandler, EventContext, Handler
+from topup_platform.timeutil import from_timestamp
 
 BILLING = "billing-adapter"
 
 
 def billing_handlers(service: OrdersService) -> dict[type, Handler]:
-    async def transition(ctx: EventContext, order_id: str, transition: Transition, **why: str) -> None:
-        await service.transition(ctx.conn, UUID(order_id), transition, actor_kind="service", actor_id=BILLING, **why)
+    """One event at a time (the fallback when a poll cannot be applied together): the same effects."""
+
+    async def transition(ctx: EventContext, event: Any) -> None:
+        m = move(ctx.envelope, event)
+        await service.transition(ctx.conn, m.order_id, m.transition, actor_kind=m.actor_kind, actor_id=m.actor_id,
+                                 reason_code=m.reason_code, reason=m.reason)
         ctx.after_commit(service.outbox.wake)
 
-    async def started(ctx: EventContext, event: billing_pb2.FulfilmentStarted) -> None:
-        await transition(ctx, event.order_id, Transition.START_FULFILMENT)
+    async def ported(ctx: EventContext, event: billing_pb2.NumberPorted) -> None:
+        await repository.upsert_ported(ctx.conn, [(event.number, event.carrier, from_timestamp(event.ported_at))])
 
-    async def succeeded(ctx: EventContext, event: billing_pb2.FulfilmentSucceeded) -> None:
-        await transition(ctx, event.order_id, Transition.SUCCEED,
-                         reason=f"credited at BOSS after {event.attempts} attempt(s)")
-
-    async def failed(ctx: EventContext, event: billing_pb2.FulfilmentFailed) -> None:
-        await transition(ctx, event.order_id, Transition.FAIL, reason_code=event.reason_code, reason=event.reason)
-
-    async def unknown(ctx: EventContext, event: billing_pb2.FulfilmentOutcomeUnknown) -> None:
-        await transition(ctx, event.order_id, Transition.OUTCOME_UNKNOWN, reason_code=event.reason_code,
-                         reason=event.reason)
+    async def repaired(ctx: EventContext, event: billing_pb2.ReconciliationRepaired) -> None:
+        await service.credited_per_boss(ctx.conn, UUID(event.order_id), _repair_reason(event))
+        ctx.after_commit(service.outbox.wake)
 
     return {
-        billing_pb2.FulfilmentStarted: started,
-        billing_pb2.FulfilmentSucceeded: succeeded,
-        billing_pb2.FulfilmentFailed: failed,
-        billing_pb2.FulfilmentOutcomeUnknown: unknown,
+        billing_pb2.ReconciliationRepaired: repaired,
+        billing_pb2.FulfilmentStarted: transition,
+        billing_pb2.FulfilmentSucceeded: transition,
+        billing_pb2.FulfilmentFailed: transition,
+        billing_pb2.FulfilmentOutcomeUnknown: transition,
+        billing_pb2.NumberPorted: ported,
     }
 
 
-def billing_moves(service: OrdersService) -> BatchHandler:
-    """A whole poll of billing events as transitions in three statements (see `transition_many`)."""
+_FULFILMENT = (billing_pb2.FulfilmentStarted, billing_pb2.FulfilmentSucceeded, billing_pb2.FulfilmentFailed,
+               billing_pb2.FulfilmentOutcomeUnknown)
 
-    def move(envelope: EventEnvelope, event: Any) -> Move:
-        why: dict[str, str] = {}
-        if isinstance(event, billing_pb2.FulfilmentStarted):
-            transition = Transition.START_FULFILMENT
-        elif isinstance(event, billing_pb2.FulfilmentSucceeded):
-            transition, why = Transition.SUCCEED, {"reason": f"credited at BOSS after {event.attempts} attempt(s)"}
-        elif isinstance(event, billing_pb2.FulfilmentFailed):
-            transition, why = Transition.FAIL, {"reason_code": event.reason_code, "reason": event.reason}
-        else:
-            transition, why = Transition.OUTCOME_UNKNOWN, {"reason_code": event.reason_code, "reason": event.reason}
-        return Move(UUID(event.order_id), transition, "service", BILLING, trace_context=dict(envelope.trace_context),
-                    **why)
+
+def _repair_reason(event: billing_pb2.ReconciliationRepaired) -> str:
+    return f"BOSS's ledger shows {', '.join(event.transaction_ids)} credited (reconciliation run {event.run_id})"
+
+
+def move(envelope: EventEnvelope, event: Any) -> Move:
+    """The order transition a billing outcome asks for."""
+    why: dict[str, str] = {}
+    if isinstance(event, billing_pb2.FulfilmentStarted):
+        transition = Transition.START_FULFILMENT
+    elif isinstance(event, billing_pb2.FulfilmentSucceeded):
+        transition, why = Transition.SUCCEED, {"reason": f"credited at BOSS after {event.attempts} attempt(s)"}
+    elif isinstance(event, billing_pb2.FulfilmentFailed) and event.partially_fulfilled:
+        transition, why = Transition.PARTIALLY_FULFILLED, {
+            "reason_code": "COMBO_PARTIALLY_FULFILLED",
+            "reason": f"{event.reason_code} after delivering {', '.join(event.delivered_transaction_ids)}"}
+    elif isinstance(event, billing_pb2.FulfilmentFailed):
+        transition, why = Transition.FAIL, {"reason_code": event.reason_code, "reason": event.reason}
+    else:
+        transition, why = Transition.OUTCOME_UNKNOWN, {"reason_code": event.reason_code, "reason": event.reason}
+    return Move(UUID(event.order_id), transition, "service", BILLING, trace_context=dict(envelope.trace_context),
+                **why)
+
+
+def billing_moves(service: OrdersService) -> BatchHandler:
+    """A whole poll of billing events in a few statements: the transitions (see `transition_many`) and the
+    ported numbers."""
 
     async def apply(ctx: EventContext, events: list[tuple[EventEnvelope, Any]]) -> None:
-        await service.transition_many(ctx.conn, [move(envelope, event) for envelope, event in events])
+        ported = [(e.number, e.carrier, from_timestamp(e.ported_at)) for _, e in events
+                  if isinstance(e, billing_pb2.NumberPorted)]
+        moves = [move(envelope, e) for envelope, e in events if isinstance(e, _FULFILMENT)]
+        if ported:
+            await repository.upsert_ported(ctx.conn, ported)
+        if moves:
+            await service.transition_many(ctx.conn, moves)
+        for _, e in events:  # rare: one by one, after the fulfilment outcomes of the same poll
+            if isinstance(e, billing_pb2.ReconciliationRepaired):
+                await service.credited_per_boss(ctx.conn, UUID(e.order_id), _repair_reason(e))
         ctx.after_commit(service.outbox.wake)
 
     return apply

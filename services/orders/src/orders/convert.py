@@ -102,6 +102,7 @@ def order_to_pb(order: Order, *, with_history: bool = False) -> orders_pb2.Order
         created_at=to_timestamp(order.created_at),
         updated_at=to_timestamp(order.updated_at),
         risk_decision_id=order.risk_decision_id,
+        voucher_card_number=order.voucher_card_number,
     )
     if with_history:
         pb.history.extend(change_to_pb(c) for c in order.history)

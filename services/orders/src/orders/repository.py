@@ -4,6 +4,7 @@ the transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -16,7 +17,7 @@ from topup_platform.outbox import OutboxRow
 
 _ORDER_COLUMNS = """order_id, channel_id, channel_order_id, account_type, account_id, sku, face_value_fen, price_fen,
     payment_method, payment_transaction_id, paid_fen, payer_account, notify_url, status, status_reason_code,
-    risk_decision_id, created_at, updated_at"""
+    risk_decision_id, created_at, updated_at, voucher_card_number"""
 
 
 def _order(row: asyncpg.Record) -> Order:
@@ -36,6 +37,7 @@ def _order(row: asyncpg.Record) -> Order:
         risk_decision_id=row["risk_decision_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        voucher_card_number=row["voucher_card_number"] or "",
     )
 
 
@@ -70,12 +72,15 @@ async def ported_carrier(conn: asyncpg.Connection, number: str) -> str | None:
     return value
 
 
-async def upsert_channel_price(conn: asyncpg.Connection, channel_id: str, sku: str, price_fen: int) -> None:
+async def upsert_ported(conn: asyncpg.Connection, items: list[tuple[str, str, datetime | None]]) -> None:
+    """Numbers ported between carriers, as BOSS publishes them; a later porting wins."""
     await conn.execute(
-        """INSERT INTO channel_prices (channel_id, sku, price_fen) VALUES ($1, $2, $3)
-           ON CONFLICT (channel_id, sku) DO UPDATE SET price_fen = EXCLUDED.price_fen, active = true,
-                                                       updated_at = now()""",
-        channel_id, sku, price_fen,
+        """INSERT INTO ported_numbers (number, carrier, ported_at)
+           SELECT n, c, coalesce(p, now()) FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS x(n, c, p)
+           ON CONFLICT (number) DO UPDATE SET carrier = EXCLUDED.carrier, ported_at = EXCLUDED.ported_at,
+                                              synced_at = now()
+           WHERE EXCLUDED.ported_at >= ported_numbers.ported_at""",
+        [i[0] for i in items], [i[1] for i in items], [i[2] for i in items],
     )
 
 
@@ -114,9 +119,12 @@ WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
                          $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[],
                          $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[], $19::bytea[], $20::text[],
-                         $21::bytea[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[])
-        AS i({_ORDER_COLUMNS}, request_hash, risk_outcome, first_response, ported_key, segment_carrier,
-             transition, actor_kind, actor_id)
+                         $21::bytea[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[],
+                         $27::text[])
+        AS i(order_id, channel_id, channel_order_id, account_type, account_id, sku, face_value_fen, price_fen,
+             payment_method, payment_transaction_id, paid_fen, payer_account, notify_url, status, status_reason_code,
+             risk_decision_id, created_at, updated_at, request_hash, risk_outcome, first_response, ported_key,
+             segment_carrier, transition, actor_kind, actor_id, voucher_card_number)
 ), routed AS (
     SELECT i.*, coalesce(p.carrier, i.segment_carrier) AS carrier
     FROM input i LEFT JOIN ported_numbers p ON p.number = i.ported_key
@@ -133,7 +141,7 @@ WITH input AS (
 ), e AS (
     INSERT INTO outbox (event_id, topic, key, event_type, envelope)
     SELECT ev.event_id, ev.topic, ev.key, ev.event_type, ev.envelope
-    FROM unnest($27::uuid[], $28::uuid[], $29::text[], $30::text[], $31::text[], $32::bytea[]) WITH ORDINALITY
+    FROM unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[], $33::bytea[]) WITH ORDINALITY
         AS ev(order_id, event_id, topic, key, event_type, envelope, n)
     JOIN o ON o.order_id = ev.order_id
     ORDER BY ev.n
@@ -145,7 +153,7 @@ SELECT r.order_id, r.carrier, o.order_id IS NOT NULL AS inserted FROM routed r L
 async def create_orders(conn: asyncpg.Connection, new: list[NewOrder]) -> dict[UUID, tuple[bool, str | None]]:
     """Create the orders with their history and events. Returns, per order id, (written, the carrier serving
     the account); not written means the account is not served or the channel_order_id exists already."""
-    columns: list[list[object]] = [[] for _ in range(26)]
+    columns: list[list[object]] = [[] for _ in range(27)]
     events: list[list[object]] = [[] for _ in range(6)]
     for n in new:
         o = n.order
@@ -154,7 +162,7 @@ async def create_orders(conn: asyncpg.Connection, new: list[NewOrder]) -> dict[U
                o.payment.payer_account, o.notify_url, o.status.value, o.status_reason_code, o.risk_decision_id,
                o.created_at, o.updated_at, n.request_hash, n.risk_outcome, n.first_response,
                o.account.id if o.account.type is AccountType.MOBILE else None, n.segment_carrier,
-               n.change.transition.value, n.change.actor_kind, n.change.actor_id)
+               n.change.transition.value, n.change.actor_kind, n.change.actor_id, o.voucher_card_number or None)
         for column, value in zip(columns, row, strict=True):
             column.append(value)
         for ev in n.events:
@@ -258,15 +266,85 @@ async def save_transition(conn: asyncpg.Connection, order: Order, change: Status
     )
 
 
-async def load_history(conn: asyncpg.Connection, order_id: UUID) -> list[StatusChange]:
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    channel_id: str = ""
+    channels: tuple[str, ...] = ()
+    account_type: str = ""
+    account_id: str = ""
+    statuses: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+async def list_orders(conn: asyncpg.Connection, f: OrderFilter, limit: int,
+                      after: tuple[datetime, UUID] | None) -> list[Order]:
+    """Newest first, keyset-paginated on (created_at, order_id) after `after`; every filter optional."""
+    where, args = [], []
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if f.channel_id:
+        where.append(f"channel_id = {arg(f.channel_id)}")
+    if f.channels:
+        where.append(f"channel_id = ANY({arg(list(f.channels))}::text[])")
+    if f.account_type:
+        where.append(f"account_type = {arg(f.account_type)} AND account_id = {arg(f.account_id)}")
+    if f.statuses:
+        where.append(f"status = ANY({arg(list(f.statuses))}::text[])")
+    if f.skus:
+        where.append(f"sku = ANY({arg(list(f.skus))}::text[])")
+    if f.created_from:
+        where.append(f"created_at >= {arg(f.created_from)}")
+    if f.created_to:
+        where.append(f"created_at < {arg(f.created_to)}")
+    if after:
+        where.append(f"(created_at, order_id) < ({arg(after[0])}, {arg(after[1])})")
+    sql = (f"SELECT {_ORDER_COLUMNS} FROM orders {'WHERE ' + ' AND '.join(where) if where else ''}"
+           f" ORDER BY created_at DESC, order_id DESC LIMIT {arg(limit)}")
+    return [_order(r) for r in await conn.fetch(sql, *args)]
+
+
+async def load_histories(conn: asyncpg.Connection, order_ids: list[UUID]) -> dict[UUID, list[StatusChange]]:
     rows = await conn.fetch(
-        """SELECT from_status, to_status, transition, reason_code, reason, actor_kind, actor_id, at
-           FROM order_history WHERE order_id = $1 ORDER BY id""",
-        order_id,
+        """SELECT order_id, from_status, to_status, transition, reason_code, reason, actor_kind, actor_id, at
+           FROM order_history WHERE order_id = ANY($1::uuid[]) ORDER BY id""",
+        order_ids,
     )
-    return [
-        StatusChange(Status(r["from_status"]) if r["from_status"] else None, Status(r["to_status"]),
-                     Transition(r["transition"]), r["reason_code"], r["reason"], r["actor_kind"], r["actor_id"],
-                     r["at"])
-        for r in rows
-    ]
+    out: dict[UUID, list[StatusChange]] = {}
+    for r in rows:
+        out.setdefault(r["order_id"], []).append(_change(r))
+    return out
+
+
+def _change(r: asyncpg.Record) -> StatusChange:
+    return StatusChange(Status(r["from_status"]) if r["from_status"] else None, Status(r["to_status"]),
+                        Transition(r["transition"]), r["reason_code"], r["reason"], r["actor_kind"], r["actor_id"],
+                        r["at"])
+
+
+async def channel_prices(conn: asyncpg.Connection, channel_id: str) -> list[tuple[str, int]]:
+    rows = await conn.fetch(
+        "SELECT sku, price_fen FROM channel_prices WHERE channel_id = $1 AND active ORDER BY sku", channel_id)
+    return [(r["sku"], r["price_fen"]) for r in rows]
+
+
+async def replace_channel_prices(conn: asyncpg.Connection, channel_id: str, prices: list[tuple[str, int]]) -> None:
+    """The channel's whole list: listed SKUs at these prices, every other SKU no longer sold by it."""
+    await conn.execute(
+        """WITH given AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS g(sku, price_fen)),
+                up AS (INSERT INTO channel_prices (channel_id, sku, price_fen)
+                       SELECT $1, sku, price_fen FROM given
+                       ON CONFLICT (channel_id, sku) DO UPDATE SET price_fen = EXCLUDED.price_fen, active = true,
+                                                                   updated_at = now())
+           UPDATE channel_prices SET active = false, updated_at = now()
+           WHERE channel_id = $1 AND active AND sku NOT IN (SELECT sku FROM given)""",
+        channel_id, [p[0] for p in prices], [p[1] for p in prices],
+    )
+
+
+async def load_history(conn: asyncpg.Connection, order_id: UUID) -> list[StatusChange]:
+    return (await load_histories(conn, [order_id])).get(order_id, [])

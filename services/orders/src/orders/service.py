@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from orders import convert, repository
+from orders import voucher_repository as vrepo
 from orders.catalog import Catalog, CatalogSnapshot
 from orders.domain.accounts import UNICOM, Account, AccountType, carrier_of
-from orders.domain.catalog import PricedProduct
+from orders.domain.catalog import PricedProduct, Product
 from orders.domain.errors import (
     AccountNotServed,
     IdempotencyConflict,
     InvalidRequest,
     OrderNotFound,
     OrdersError,
+    SkuUnknown,
 )
 from orders.domain.models import (
     Order,
@@ -28,6 +32,7 @@ from orders.domain.models import (
     operations_for,
 )
 from orders.domain.state import Status, Transition, next_status
+from orders.domain.vouchers import CardTransition
 from topup.orders.v1 import orders_pb2
 from topup_platform import telemetry
 from topup_platform.events import ORDERS_TOPIC
@@ -50,6 +55,18 @@ class Move:
     reason: str = ""
     #: the trace of the request or event that caused it (its event continues that trace)
     trace_context: Mapping[str, str] | None = None
+
+
+def encode_cursor(created_at: datetime, order_id: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        at, order_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        return datetime.fromisoformat(at), UUID(order_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("the cursor is not one this API gave out") from None
 
 
 _FIRST_TRANSITION = {
@@ -117,7 +134,7 @@ class OrdersService:
                                                             carrier=carrier or "unknown")))
             for i, req, refusal in failed:
                 try:
-                    replay = await self._replay(conn, req, req.fingerprint())
+                    replay = await self.replay(conn, req.channel_id, req.channel_order_id, req.fingerprint())
                 except OrdersError as conflict:
                     results[i] = conflict
                 else:
@@ -139,7 +156,14 @@ class OrdersService:
             payment=req.payment, status=next_status(None, transition), status_reason_code=reason_code,
             notify_url=req.notify_url, risk_decision_id=decision.decision_id, created_at=now, updated_at=now,
         )
-        change = StatusChange(None, order.status, transition, reason_code, "", "channel", req.channel_id, now)
+        return self.new_order_record(order, product, transition, req.fingerprint(), decision, trace_context)
+
+    def new_order_record(self, order: Order, product: Product, transition: Transition, fingerprint: bytes,
+                         decision: RiskDecision, trace_context: Mapping[str, str]) -> repository.NewOrder:
+        """What creating `order` writes: the order, its first history row, and its events (the status change,
+        and the fulfilment request when it is accepted)."""
+        change = StatusChange(None, order.status, transition, order.status_reason_code, "", "channel",
+                              order.channel_id, order.created_at)
         key = str(order.order_id)
         events = [self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change),
                                   aggregate_type="order", aggregate_id=key, trace_context=trace_context)]
@@ -148,22 +172,22 @@ class OrdersService:
                 ORDERS_TOPIC, convert.fulfilment_requested_event(order, operations_for(order.order_id, product)),
                 aggregate_type="order", aggregate_id=key, trace_context=trace_context))
         return repository.NewOrder(
-            order=order, change=change, request_hash=req.fingerprint(), risk_outcome=decision.outcome.value,
+            order=order, change=change, request_hash=fingerprint, risk_outcome=decision.outcome.value,
             first_response=convert.order_to_pb(order).SerializeToString(),
-            segment_carrier=carrier_of(req.account, snapshot.segments, None), events=events,
+            segment_carrier=carrier_of(order.account, self.catalog.snapshot.segments, None), events=events,
         )
 
-    async def _replay(
-        self, conn: asyncpg.Connection, req: RechargeRequest, fingerprint: bytes
-    ) -> orders_pb2.Order | None:
-        stored = await repository.first_response(conn, req.channel_id, req.channel_order_id)
+    async def replay(self, conn: asyncpg.Connection, channel_id: str, channel_order_id: str,
+                     fingerprint: bytes) -> orders_pb2.Order | None:
+        """The response stored for an earlier identical request, None if there was none; an earlier request
+        with another body under the same id is a conflict."""
+        stored = await repository.first_response(conn, channel_id, channel_order_id)
         if stored is None:
             return None
         request_hash, first_response = stored
         if request_hash != fingerprint:
             raise IdempotencyConflict(
-                "this channel_order_id was already used with a different request",
-                channel_order_id=req.channel_order_id,
+                "this channel_order_id was already used with a different request", channel_order_id=channel_order_id,
             )
         return orders_pb2.Order.FromString(first_response)
 
@@ -215,6 +239,7 @@ class OrdersService:
                                           aggregate_type="order", aggregate_id=str(m.order_id),
                                           trace_context=m.trace_context))
         await repository.save_transitions(conn, list(orders.values()), changes, events)
+        await self._settle_vouchers(conn, [(orders[i], c) for i, c in changes])
 
     async def transition(
         self,
@@ -238,7 +263,78 @@ class OrdersService:
         event = self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change), aggregate_type="order",
                                 aggregate_id=str(order.order_id))
         await repository.save_transition(conn, order, change, event)
+        await self._settle_vouchers(conn, [(order, change)])
         return order
+
+    async def credited_per_boss(self, conn: asyncpg.Connection, order_id: UUID, reason: str) -> None:
+        """Reconciliation found that BOSS credited the order: a failed order is credited after all, an order
+        whose outcome was unknown is confirmed credited; one already SUCCEEDED stays so. Anything else (a
+        refunded order: credited and refunded) is an illegal move and raises, for a person to see."""
+        order = await repository.get_order(conn, order_id, for_update=True)
+        if order is None:
+            raise OrderNotFound("no such order", order_id=str(order_id))
+        if order.status is Status.SUCCEEDED:
+            return
+        transition = (Transition.CONFIRM_CREDITED if order.status is Status.UNDER_REVIEW
+                      else Transition.RECONCILE_CREDITED)
+        await self.transition(conn, order_id, transition, actor_kind="service", actor_id="reconciliation",
+                              reason_code="RECONCILED", reason=reason)
+
+    @staticmethod
+    async def _settle_vouchers(conn: asyncpg.Connection, changes: list[tuple[Order, StatusChange]]) -> None:
+        """Settle the cards of voucher orders that reached an outcome, in the transition's transaction:
+        credited → redeemed; failed or rejected → the card goes back to active (voucher orders are never
+        refunded in money)."""
+        for order, change in changes:
+            if not order.voucher_card_number:
+                continue
+            if change.to_status is Status.SUCCEEDED:
+                await vrepo.record_redemption_step(conn, order.voucher_card_number, "redeeming", "redeemed",
+                                                   CardTransition.COMPLETE_REDEMPTION.value, order.order_id,
+                                                   change.actor_kind, change.actor_id)
+            elif change.to_status in (Status.FAILED, Status.REJECTED):
+                await vrepo.record_redemption_step(conn, order.voucher_card_number, "redeeming", "active",
+                                                   CardTransition.RETURN_CARD.value, order.order_id,
+                                                   change.actor_kind, change.actor_id, change.reason_code)
+
+    # --- history (F12) -----------------------------------------------------------------------------
+
+    async def list_orders(self, f: repository.OrderFilter, limit: int, cursor: str,
+                          include_history: bool) -> tuple[list[Order], str]:
+        """A page of orders, newest first, and the cursor of the next page ("" on the last)."""
+        limit = max(1, min(limit or 50, 200))
+        after = decode_cursor(cursor) if cursor else None
+        async with self.pool.acquire() as conn:
+            page = await repository.list_orders(conn, f, limit + 1, after)
+            more, page = len(page) > limit, page[:limit]
+            if include_history and page:
+                histories = await repository.load_histories(conn, [o.order_id for o in page])
+                for o in page:
+                    o.history = histories.get(o.order_id, [])
+        return page, encode_cursor(page[-1].created_at, page[-1].order_id) if more else ""
+
+    # --- channel prices ----------------------------------------------------------------------------
+
+    async def channel_prices(self, channel_id: str) -> list[tuple[str, int]]:
+        async with self.pool.acquire() as conn:
+            return await repository.channel_prices(conn, channel_id)
+
+    async def set_channel_prices(self, channel_id: str, prices: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Replace a channel's price list (applied by every replica within the catalog's refresh)."""
+        products = self.catalog.snapshot.products
+        for sku, price in prices:
+            if sku not in products:
+                raise SkuUnknown(f"no product has the SKU {sku!r}", sku=sku)
+            if price <= 0:
+                raise InvalidRequest("a price is a positive number of fen", sku=sku)
+        if len({sku for sku, _ in prices}) != len(prices):
+            raise InvalidRequest("a SKU is listed twice")
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repository.replace_channel_prices(conn, channel_id, prices)
+            stored = await repository.channel_prices(conn, channel_id)
+        await self.catalog.reload()
+        log.info("channel prices replaced", channel=channel_id, skus=len(stored))
+        return stored
 
     # --- dev seeding -------------------------------------------------------------------------------
 

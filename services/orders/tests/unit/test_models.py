@@ -41,6 +41,6 @@ def test_operations_credit_data_and_combo() -> None:
     data = operations_for(order_id, _product(0, "DP_5G_30D"))
     assert [(o.kind, o.pack_code) for o in data] == [("data_pack", "DP_5G_30D")]
     combo = operations_for(order_id, _product(5000, "DP_5G_30D"))
-    assert [o.kind for o in combo] == ["credit", "data_pack"]
+    assert [o.kind for o in combo] == ["data_pack", "credit"]  # the part BOSS may refuse goes first
     assert len({o.transaction_id for o in combo}) == 2  # each BOSS operation has its own idempotency key
     assert operations_for(order_id, _product(5000, None))[0].transaction_id == credit[0].transaction_id

@@ -42,6 +42,8 @@ class Faults(BaseModel):
     timeout_rate: float = Field(0.0, ge=0, le=1)
     #: fraction of writes processed whose reply is then lost (the caller times out)
     lost_reply_rate: float = Field(0.0, ge=0, le=1)
+    #: fraction of status queries left unanswered (the caller times out)
+    query_timeout_rate: float = Field(0.0, ge=0, le=1)
 
 
 class CreditIn(BaseModel):
@@ -165,6 +167,8 @@ def create_app(settings: BossSimSettings) -> FastAPI:
 
         data_mb = domain.DATA_PACKS.get(pack_code, 0) if operation == "data_pack" else 0
         precheck = domain.PACK_UNKNOWN if operation == "data_pack" and not data_mb else domain.SUCCESS
+        if operation == "credit" and account_id == Sandbox.CREDIT_BLOCKED:
+            precheck = domain.CREDIT_BLOCKED
         async with pool.acquire() as conn:
             key = (account_type, account_id)
             if key not in request.app.state.known_subscribers:
@@ -231,7 +235,9 @@ def create_app(settings: BossSimSettings) -> FastAPI:
         pool: asyncpg.Pool = request.app.state.pool
         async with pool.acquire() as conn:
             row = await conn.fetchrow("SELECT * FROM transactions WHERE transaction_id = $1", transaction_id)
-        if transaction_id in request.app.state.never_answers or random.random() < faults(request).timeout_rate:
+        f = faults(request)
+        if transaction_id in request.app.state.never_answers or random.random() < max(f.timeout_rate,
+                                                                                       f.query_timeout_rate):
             await hang()
         if row is None:
             return _reply(domain.TRANSACTION_NOT_FOUND, 404, transaction_id=transaction_id)
@@ -271,8 +277,8 @@ def create_app(settings: BossSimSettings) -> FastAPI:
         pool: asyncpg.Pool = request.app.state.pool
         async with pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT number, carrier, ported_at FROM ported_numbers WHERE ported_at >= coalesce($1, '-infinity')"
-                " ORDER BY ported_at, number",
+                """SELECT number, carrier, ported_at FROM ported_numbers
+                   WHERE ported_at >= coalesce($1::timestamptz, '-infinity') ORDER BY ported_at, number""",
                 since,
             )
         return _reply(domain.SUCCESS, items=[{"number": r["number"], "carrier": r["carrier"],

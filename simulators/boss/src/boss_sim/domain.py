@@ -11,6 +11,7 @@ BAD_REQUEST = "1001"
 SUBSCRIBER_NOT_FOUND = "2001"
 SUBSCRIBER_SUSPENDED = "2002"
 PACK_UNKNOWN = "2003"
+CREDIT_BLOCKED = "2004"
 TRANSACTION_NOT_FOUND = "3004"
 DUPLICATE_MISMATCH = "3005"
 SYSTEM_BUSY = "5001"
@@ -21,6 +22,7 @@ MESSAGES = {
     SUBSCRIBER_NOT_FOUND: "用户不存在",
     SUBSCRIBER_SUSPENDED: "用户已停机",
     PACK_UNKNOWN: "流量包不存在",
+    CREDIT_BLOCKED: "该用户禁止充值话费",
     TRANSACTION_NOT_FOUND: "交易不存在",
     DUPLICATE_MISMATCH: "交易流水号重复且内容不一致",
     SYSTEM_BUSY: "系统繁忙,请稍后再试",
@@ -45,6 +47,7 @@ class Sandbox:
     ALWAYS_BUSY = "18600000004"
     REPLY_LOST = "18600000005"
     NEVER_ANSWERS = "18600000006"
+    CREDIT_BLOCKED = "18600000007"  # data packs provision; call credit is refused
 
 
 def valid_account(account_type: str, account_id: str) -> bool:

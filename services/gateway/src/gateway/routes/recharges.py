@@ -5,17 +5,17 @@ The synchronous path is: signature and nonce → risk decision (gRPC) → order 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
-from gateway.schemas import ErrorOut, OrderOut, RechargeIn
+from gateway.schemas import ErrorOut, OrderOut, RechargeIn, RiskContext
 from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
@@ -24,13 +24,35 @@ from topup_platform import telemetry, vocab
 from topup_platform.timeutil import to_timestamp, utcnow
 
 router = APIRouter(tags=["recharges"])
+T = TypeVar("T", bound=BaseModel)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 
-def parse_body(model: type[RechargeIn], raw: bytes) -> RechargeIn:
+def risk_request(channel_id: str, channel_order_id: str, account: common_pb2.Account, ctx: RiskContext | None,
+                 action: str, trace_context: dict[str, str], *, sku: str = "", amount_fen: int = 0,
+                 payment: common_pb2.Payment | None = None) -> risk_pb2.EvaluateRequest:
+    """The risk engine's view of one attempt (one decision per channel_order_id)."""
+    return risk_pb2.EvaluateRequest(
+        idempotency_key=f"{channel_id}:{channel_order_id}", channel_id=channel_id, account=account, sku=sku,
+        amount_fen=amount_fen, payment=payment, device_id=(ctx.device_id if ctx else None) or "",
+        ip=(ctx.ip if ctx else None) or "", user_id=(ctx.user_id if ctx else None) or "",
+        occurred_at=to_timestamp(utcnow()), action=action, trace_context=trace_context,
+    )
+
+
+async def decide(upstream: Upstream, request: risk_pb2.EvaluateRequest) -> risk_pb2.Decision:
+    """The decision; CHALLENGE is answered here (the channel must step up verification and try again)."""
+    decision = await upstream.evaluate(request)
+    if decision.outcome == risk_pb2.OUTCOME_CHALLENGE:
+        raise ApiError("RISK_CHALLENGE_REQUIRED", details={"decision_id": decision.decision_id,
+                                                           "reason_code": decision.reason_code})
+    return decision
+
+
+def parse_body(model: type[T], raw: bytes) -> T:
     try:
         return model.model_validate_json(raw)
     except ValidationError as err:
@@ -38,7 +60,7 @@ def parse_body(model: type[RechargeIn], raw: bytes) -> RechargeIn:
         raise ApiError("INVALID_REQUEST", "the body does not match the schema", details={"fields": fields}) from None
 
 
-def _openapi_body(model: type[RechargeIn]) -> dict[str, Any]:
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
@@ -48,7 +70,7 @@ def _openapi_body(model: type[RechargeIn]) -> dict[str, Any]:
     status_code=201,
     response_model=OrderOut,
     responses={200: {"model": OrderOut, "description": "The same request again: the stored response"}, **_ERRORS},
-    openapi_extra=_openapi_body(RechargeIn),
+    openapi_extra=openapi_body(RechargeIn),
     summary="Create a recharge order (idempotent on channel_order_id)",
 )
 async def create_recharge(request: Request, channel: AuthenticatedChannel) -> FastJSON:
@@ -59,17 +81,10 @@ async def create_recharge(request: Request, channel: AuthenticatedChannel) -> Fa
     payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],
                                  transaction_id=body.payment.transaction_id, paid_fen=body.payment.paid_fen,
                                  payer_account=body.payment.payer_account or "")
-    ctx = body.risk_context
     trace_context = telemetry.inject_context()
-    decision = await upstream.evaluate(risk_pb2.EvaluateRequest(
-        idempotency_key=f"{channel.channel_id}:{body.channel_order_id}", channel_id=channel.channel_id,
-        account=account, sku=body.sku, amount_fen=body.payment.paid_fen, payment=payment,
-        device_id=(ctx.device_id if ctx else None) or "", ip=(ctx.ip if ctx else None) or "",
-        user_id=(ctx.user_id if ctx else None) or "", occurred_at=to_timestamp(utcnow()), action="recharge",
-        trace_context=trace_context,
-    ))
-    if decision.outcome == risk_pb2.OUTCOME_CHALLENGE:
-        raise ApiError("RISK_CHALLENGE_REQUIRED", details={"decision_id": decision.decision_id})
+    decision = await decide(upstream, risk_request(
+        channel.channel_id, body.channel_order_id, account, body.risk_context, "recharge", trace_context,
+        sku=body.sku, amount_fen=body.payment.paid_fen, payment=payment))
     created = await upstream.create_recharge(orders_pb2.CreateRechargeRequest(
         channel_id=channel.channel_id, channel_order_id=body.channel_order_id, account=account, sku=body.sku,
         payment=payment, notify_url=body.notify_url or "", risk_decision=decision, trace_context=trace_context,

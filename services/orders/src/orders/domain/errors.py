@@ -61,3 +61,45 @@ class IllegalTransition(OrdersError, FailedPrecondition):
     """The order's state machine does not allow this transition from its current status."""
 
     code = "ILLEGAL_TRANSITION"
+
+
+class VoucherInvalid(OrdersError, InvalidArgument):
+    """No card has this PIN (the answer does not say whether any card exists)."""
+
+    code = "VOUCHER_INVALID"
+
+
+class VoucherExpired(OrdersError, FailedPrecondition):
+    """The card has expired."""
+
+    code = "VOUCHER_EXPIRED"
+
+
+class VoucherFrozen(OrdersError, FailedPrecondition):
+    """The card is frozen by staff."""
+
+    code = "VOUCHER_FROZEN"
+
+
+class VoucherNotActive(OrdersError, FailedPrecondition):
+    """The card has not been activated (sold) yet, or was voided."""
+
+    code = "VOUCHER_NOT_ACTIVE"
+
+
+class VoucherAlreadyRedeemed(OrdersError, Conflict):
+    """The card is redeemed, or being redeemed by another request."""
+
+    code = "VOUCHER_ALREADY_REDEEMED"
+
+
+class VoucherBatchNotFound(OrdersError, NotFound):
+    """No such voucher batch."""
+
+    code = "VOUCHER_BATCH_NOT_FOUND"
+
+
+class VoucherNotFound(OrdersError, NotFound):
+    """No such voucher card."""
+
+    code = "VOUCHER_NOT_FOUND"

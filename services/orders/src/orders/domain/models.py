@@ -105,6 +105,8 @@ class Order:
     created_at: datetime
     updated_at: datetime
     history: list[StatusChange] = field(default_factory=list)
+    #: the voucher card that paid for the order (payment method voucher)
+    voucher_card_number: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +120,18 @@ class Operation:
 
 
 def operations_for(order_id: UUID, product: Product) -> list[Operation]:
-    """What BOSS must do for a product: a credit, a data pack, or both (a combo), each with its own id."""
+    """What BOSS must do for a product: a credit, a data pack, or both (a combo), each with its own id.
+
+    A combo provisions its data pack first: it is the part BOSS may refuse for reasons of its own (the pack
+    unknown, or not allowed on the subscriber's plan), so a refusal comes before anything was delivered and
+    the order fails cleanly (refunded in full). If the pack is delivered and the credit then fails for good,
+    the order is partially fulfilled: neither refunded in full nor kept half-done silently, it goes to the
+    review desk (UNDER_REVIEW, reason COMBO_PARTIALLY_FULFILLED), where a person decides."""
     ops: list[Operation] = []
     base = order_id.hex
-    if product.delivers_credit:
-        ops.append(Operation(f"{base}-c", "credit", amount_fen=product.face_value_fen))
     if product.delivers_data:
         assert product.pack_code is not None
         ops.append(Operation(f"{base}-d", "data_pack", pack_code=product.pack_code))
+    if product.delivers_credit:
+        ops.append(Operation(f"{base}-c", "credit", amount_fen=product.face_value_fen))
     return ops

@@ -6,6 +6,7 @@ Statuses are the ones channels see. Every transition has a name; `next_status` r
     (new) ──accept──────────▶ PENDING ──start_fulfilment──▶ PROCESSING ──succeed──▶ SUCCEEDED
     (new) ──hold_for_review─▶ UNDER_REVIEW                  PROCESSING ──fail─────▶ FAILED ──refund──▶ REFUNDED
     (new) ──reject──────────▶ REJECTED ──refund──▶ REFUNDED  PROCESSING ──outcome_unknown──▶ UNDER_REVIEW
+                                                             PROCESSING ──partially_fulfilled──▶ UNDER_REVIEW
     UNDER_REVIEW ──approve──▶ PENDING      UNDER_REVIEW ──confirm_credited──▶ SUCCEEDED
     UNDER_REVIEW ──reject_held──▶ REJECTED UNDER_REVIEW ──confirm_not_credited──▶ FAILED
     PENDING|PROCESSING ──flag_stuck──▶ UNDER_REVIEW (the 30-minute sweeper)
@@ -39,6 +40,7 @@ class Transition(StrEnum):
     SUCCEED = "succeed"
     FAIL = "fail"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    PARTIALLY_FULFILLED = "partially_fulfilled"
     FLAG_STUCK = "flag_stuck"
     APPROVE = "approve"
     REJECT_HELD = "reject_held"
@@ -62,6 +64,7 @@ TABLE: dict[Transition, tuple[frozenset[Status | None], Status]] = {
     T.SUCCEED:              (frozenset({S.PROCESSING}), S.SUCCEEDED),
     T.FAIL:                 (frozenset({S.PENDING, S.PROCESSING}), S.FAILED),
     T.OUTCOME_UNKNOWN:      (frozenset({S.PROCESSING}), S.UNDER_REVIEW),
+    T.PARTIALLY_FULFILLED:  (frozenset({S.PROCESSING}), S.UNDER_REVIEW),
     T.FLAG_STUCK:           (frozenset({S.PENDING, S.PROCESSING}), S.UNDER_REVIEW),
     T.APPROVE:              (frozenset({S.UNDER_REVIEW}), S.PENDING),
     T.REJECT_HELD:          (frozenset({S.UNDER_REVIEW}), S.REJECTED),

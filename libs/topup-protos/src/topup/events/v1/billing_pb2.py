@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtopup/events/v1/billing.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x11\x46ulfilmentStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x13\x46ulfilmentSucceeded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x14\n\x0c\x62oss_serials\x18\x03 \x03(\t\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x10\x46ulfilmentFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x18\x46ulfilmentOutcomeUnknown\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtopup/events/v1/billing.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x11\x46ulfilmentStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x13\x46ulfilmentSucceeded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x14\n\x0c\x62oss_serials\x18\x03 \x03(\t\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\x10\x46ulfilmentFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13partially_fulfilled\x18\x06 \x01(\x08\x12!\n\x19\x64\x65livered_transaction_ids\x18\x07 \x03(\t\"^\n\x0cNumberPorted\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rrier\x18\x02 \x01(\t\x12-\n\tported_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x18\x46ulfilmentOutcomeUnknown\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x01\n\x16ReconciliationRepaired\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x17\n\x0ftransaction_ids\x18\x03 \x03(\t\x12\x14\n\x0c\x62oss_serials\x18\x04 \x03(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x01\n\x19ReconciliationDiscrepancy\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x16\n\x0etransaction_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,7 +37,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FULFILMENTSUCCEEDED']._serialized_start=171
   _globals['_FULFILMENTSUCCEEDED']._serialized_end=300
   _globals['_FULFILMENTFAILED']._serialized_start=303
-  _globals['_FULFILMENTFAILED']._serialized_end=441
-  _globals['_FULFILMENTOUTCOMEUNKNOWN']._serialized_start=444
-  _globals['_FULFILMENTOUTCOMEUNKNOWN']._serialized_end=583
+  _globals['_FULFILMENTFAILED']._serialized_end=505
+  _globals['_NUMBERPORTED']._serialized_start=507
+  _globals['_NUMBERPORTED']._serialized_end=601
+  _globals['_FULFILMENTOUTCOMEUNKNOWN']._serialized_start=604
+  _globals['_FULFILMENTOUTCOMEUNKNOWN']._serialized_end=743
+  _globals['_RECONCILIATIONREPAIRED']._serialized_start=746
+  _globals['_RECONCILIATIONREPAIRED']._serialized_end=891
+  _globals['_RECONCILIATIONDISCREPANCY']._serialized_start=894
+  _globals['_RECONCILIATIONDISCREPANCY']._serialized_end=1049
 # @@protoc_insertion_point(module_scope)

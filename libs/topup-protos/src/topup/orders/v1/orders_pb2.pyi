@@ -22,6 +22,17 @@ class OrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_STATUS_REFUNDED: _ClassVar[OrderStatus]
     ORDER_STATUS_UNDER_REVIEW: _ClassVar[OrderStatus]
     ORDER_STATUS_REJECTED: _ClassVar[OrderStatus]
+
+class VoucherState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VOUCHER_STATE_UNSPECIFIED: _ClassVar[VoucherState]
+    VOUCHER_STATE_CREATED: _ClassVar[VoucherState]
+    VOUCHER_STATE_ACTIVE: _ClassVar[VoucherState]
+    VOUCHER_STATE_REDEEMING: _ClassVar[VoucherState]
+    VOUCHER_STATE_REDEEMED: _ClassVar[VoucherState]
+    VOUCHER_STATE_FROZEN: _ClassVar[VoucherState]
+    VOUCHER_STATE_EXPIRED: _ClassVar[VoucherState]
+    VOUCHER_STATE_VOID: _ClassVar[VoucherState]
 ORDER_STATUS_UNSPECIFIED: OrderStatus
 ORDER_STATUS_PENDING: OrderStatus
 ORDER_STATUS_PROCESSING: OrderStatus
@@ -30,6 +41,14 @@ ORDER_STATUS_FAILED: OrderStatus
 ORDER_STATUS_REFUNDED: OrderStatus
 ORDER_STATUS_UNDER_REVIEW: OrderStatus
 ORDER_STATUS_REJECTED: OrderStatus
+VOUCHER_STATE_UNSPECIFIED: VoucherState
+VOUCHER_STATE_CREATED: VoucherState
+VOUCHER_STATE_ACTIVE: VoucherState
+VOUCHER_STATE_REDEEMING: VoucherState
+VOUCHER_STATE_REDEEMED: VoucherState
+VOUCHER_STATE_FROZEN: VoucherState
+VOUCHER_STATE_EXPIRED: VoucherState
+VOUCHER_STATE_VOID: VoucherState
 
 class StatusChange(_message.Message):
     __slots__ = ("from_status", "to_status", "transition", "reason_code", "reason", "actor", "at")
@@ -50,7 +69,7 @@ class StatusChange(_message.Message):
     def __init__(self, from_status: _Optional[_Union[OrderStatus, str]] = ..., to_status: _Optional[_Union[OrderStatus, str]] = ..., transition: _Optional[str] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "channel_id", "channel_order_id", "account", "sku", "face_value_fen", "price_fen", "payment", "status", "status_reason_code", "notify_url", "created_at", "updated_at", "risk_decision_id", "history")
+    __slots__ = ("order_id", "channel_id", "channel_order_id", "account", "sku", "face_value_fen", "price_fen", "payment", "status", "status_reason_code", "notify_url", "created_at", "updated_at", "risk_decision_id", "history", "voucher_card_number")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +85,7 @@ class Order(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     RISK_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     channel_id: str
     channel_order_id: str
@@ -81,7 +101,8 @@ class Order(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     risk_decision_id: str
     history: _containers.RepeatedCompositeFieldContainer[StatusChange]
-    def __init__(self, order_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., price_fen: _Optional[int] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_reason_code: _Optional[str] = ..., notify_url: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decision_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ...) -> None: ...
+    voucher_card_number: str
+    def __init__(self, order_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., price_fen: _Optional[int] = ..., payment: _Optional[_Union[_common_pb2.Payment, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_reason_code: _Optional[str] = ..., notify_url: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decision_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., voucher_card_number: _Optional[str] = ...) -> None: ...
 
 class CreateRechargeRequest(_message.Message):
     __slots__ = ("channel_id", "channel_order_id", "account", "sku", "payment", "notify_url", "risk_decision", "trace_context")
@@ -157,6 +178,230 @@ class GetOrderByChannelOrderIdRequest(_message.Message):
     channel_order_id: str
     include_history: bool
     def __init__(self, channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
+
+class ListOrdersRequest(_message.Message):
+    __slots__ = ("channel_id", "account", "statuses", "skus", "created_from", "created_to", "channels", "limit", "cursor", "include_history")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    SKUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FROM_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TO_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    account: _common_pb2.Account
+    statuses: _containers.RepeatedScalarFieldContainer[OrderStatus]
+    skus: _containers.RepeatedScalarFieldContainer[str]
+    created_from: _timestamp_pb2.Timestamp
+    created_to: _timestamp_pb2.Timestamp
+    channels: _containers.RepeatedScalarFieldContainer[str]
+    limit: int
+    cursor: str
+    include_history: bool
+    def __init__(self, channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[OrderStatus, str]]] = ..., skus: _Optional[_Iterable[str]] = ..., created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channels: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
+
+class ListOrdersResponse(_message.Message):
+    __slots__ = ("orders", "next_cursor")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[Order]
+    next_cursor: str
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class PriceEntry(_message.Message):
+    __slots__ = ("sku", "price_fen")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    price_fen: int
+    def __init__(self, sku: _Optional[str] = ..., price_fen: _Optional[int] = ...) -> None: ...
+
+class GetChannelPricesRequest(_message.Message):
+    __slots__ = ("channel_id",)
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    def __init__(self, channel_id: _Optional[str] = ...) -> None: ...
+
+class SetChannelPricesRequest(_message.Message):
+    __slots__ = ("channel_id", "prices", "actor")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    prices: _containers.RepeatedCompositeFieldContainer[PriceEntry]
+    actor: _common_pb2.Actor
+    def __init__(self, channel_id: _Optional[str] = ..., prices: _Optional[_Iterable[_Union[PriceEntry, _Mapping]]] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
+
+class ChannelPrices(_message.Message):
+    __slots__ = ("channel_id", "prices")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    prices: _containers.RepeatedCompositeFieldContainer[PriceEntry]
+    def __init__(self, channel_id: _Optional[str] = ..., prices: _Optional[_Iterable[_Union[PriceEntry, _Mapping]]] = ...) -> None: ...
+
+class CreateVoucherBatchRequest(_message.Message):
+    __slots__ = ("sku", "count", "expires_at", "actor", "note")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    count: int
+    expires_at: _timestamp_pb2.Timestamp
+    actor: _common_pb2.Actor
+    note: str
+    def __init__(self, sku: _Optional[str] = ..., count: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class VoucherBatch(_message.Message):
+    __slots__ = ("batch_id", "sku", "face_value_fen", "count", "expires_at", "created_at", "created_by", "states")
+    class StatesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    FACE_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    sku: str
+    face_value_fen: int
+    count: int
+    expires_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    created_by: str
+    states: _containers.ScalarMap[str, int]
+    def __init__(self, batch_id: _Optional[str] = ..., sku: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., count: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., states: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class IssuedCard(_message.Message):
+    __slots__ = ("card_number", "pin")
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PIN_FIELD_NUMBER: _ClassVar[int]
+    card_number: str
+    pin: str
+    def __init__(self, card_number: _Optional[str] = ..., pin: _Optional[str] = ...) -> None: ...
+
+class VoucherBatchChunk(_message.Message):
+    __slots__ = ("batch", "cards")
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    CARDS_FIELD_NUMBER: _ClassVar[int]
+    batch: VoucherBatch
+    cards: _containers.RepeatedCompositeFieldContainer[IssuedCard]
+    def __init__(self, batch: _Optional[_Union[VoucherBatch, _Mapping]] = ..., cards: _Optional[_Iterable[_Union[IssuedCard, _Mapping]]] = ...) -> None: ...
+
+class GetVoucherBatchRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class ChangeVouchersRequest(_message.Message):
+    __slots__ = ("batch_id", "card_first", "card_last", "actor", "reason")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIRST_FIELD_NUMBER: _ClassVar[int]
+    CARD_LAST_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    card_first: str
+    card_last: str
+    actor: _common_pb2.Actor
+    reason: str
+    def __init__(self, batch_id: _Optional[str] = ..., card_first: _Optional[str] = ..., card_last: _Optional[str] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ChangeVouchersResponse(_message.Message):
+    __slots__ = ("changed", "skipped")
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    changed: int
+    skipped: int
+    def __init__(self, changed: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
+
+class GetVoucherRequest(_message.Message):
+    __slots__ = ("card_number",)
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    card_number: str
+    def __init__(self, card_number: _Optional[str] = ...) -> None: ...
+
+class VoucherChange(_message.Message):
+    __slots__ = ("from_state", "to_state", "transition", "actor", "reason", "order_id", "at")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    from_state: VoucherState
+    to_state: VoucherState
+    transition: str
+    actor: _common_pb2.Actor
+    reason: str
+    order_id: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, from_state: _Optional[_Union[VoucherState, str]] = ..., to_state: _Optional[_Union[VoucherState, str]] = ..., transition: _Optional[str] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., reason: _Optional[str] = ..., order_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Voucher(_message.Message):
+    __slots__ = ("card_number", "batch_id", "sku", "face_value_fen", "state", "expires_at", "order_id", "history")
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    FACE_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    card_number: str
+    batch_id: str
+    sku: str
+    face_value_fen: int
+    state: VoucherState
+    expires_at: _timestamp_pb2.Timestamp
+    order_id: str
+    history: _containers.RepeatedCompositeFieldContainer[VoucherChange]
+    def __init__(self, card_number: _Optional[str] = ..., batch_id: _Optional[str] = ..., sku: _Optional[str] = ..., face_value_fen: _Optional[int] = ..., state: _Optional[_Union[VoucherState, str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[VoucherChange, _Mapping]]] = ...) -> None: ...
+
+class RedeemVoucherRequest(_message.Message):
+    __slots__ = ("channel_id", "channel_order_id", "account", "pin", "notify_url", "risk_decision", "device_id", "ip", "user_id", "trace_context")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PIN_FIELD_NUMBER: _ClassVar[int]
+    NOTIFY_URL_FIELD_NUMBER: _ClassVar[int]
+    RISK_DECISION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    channel_order_id: str
+    account: _common_pb2.Account
+    pin: str
+    notify_url: str
+    risk_decision: _risk_pb2.Decision
+    device_id: str
+    ip: str
+    user_id: str
+    trace_context: _containers.ScalarMap[str, str]
+    def __init__(self, channel_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., pin: _Optional[str] = ..., notify_url: _Optional[str] = ..., risk_decision: _Optional[_Union[_risk_pb2.Decision, _Mapping]] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., user_id: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListProductsRequest(_message.Message):
     __slots__ = ("channel_id", "account")

@@ -60,6 +60,61 @@ class OrdersServiceStub:
                 request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListProductsRequest.SerializeToString,
                 response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListProductsResponse.FromString,
                 _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/ListOrders',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
+        self.GetChannelPrices = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/GetChannelPrices',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetChannelPricesRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChannelPrices.FromString,
+                _registered_method=True)
+        self.SetChannelPrices = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/SetChannelPrices',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.SetChannelPricesRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChannelPrices.FromString,
+                _registered_method=True)
+        self.CreateVoucherBatch = channel.unary_stream(
+                '/topup.orders.v1.OrdersService/CreateVoucherBatch',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateVoucherBatchRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.VoucherBatchChunk.FromString,
+                _registered_method=True)
+        self.GetVoucherBatch = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/GetVoucherBatch',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetVoucherBatchRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.VoucherBatch.FromString,
+                _registered_method=True)
+        self.ActivateVouchers = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/ActivateVouchers',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+                _registered_method=True)
+        self.FreezeVouchers = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/FreezeVouchers',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+                _registered_method=True)
+        self.UnfreezeVouchers = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/UnfreezeVouchers',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+                _registered_method=True)
+        self.VoidVouchers = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/VoidVouchers',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+                _registered_method=True)
+        self.GetVoucher = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/GetVoucher',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetVoucherRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.Voucher.FromString,
+                _registered_method=True)
+        self.RedeemVoucher = channel.unary_unary(
+                '/topup.orders.v1.OrdersService/RedeemVoucher',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.RedeemVoucherRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServiceServicer:
@@ -102,6 +157,82 @@ class OrdersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOrders(self, request, context):
+        """Recharge history (F12): a channel's orders to one account, or (admin, no channel) any orders, newest
+        first, with cursor pagination and filters; every attempt, failed ones included, with its history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetChannelPrices(self, request, context):
+        """Channel price lists: what a channel may sell, at what price (a channel may sell below face value).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetChannelPrices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateVoucherBatch(self, request, context):
+        """Voucher cards (卡券).
+        Create a batch. The cards and their PINs stream back once, for the issuer's export file, and never
+        again: only keyed hashes of the PINs are stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoucherBatch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateVouchers(self, request, context):
+        """Activate a batch, or a range of its cards (sold cards become redeemable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FreezeVouchers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnfreezeVouchers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VoidVouchers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoucher(self, request, context):
+        """One card's state and audit trail (never its PIN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemVoucher(self, request, context):
+        """Redeem a card by its PIN for an account: creates an order paid by the voucher. Idempotent on
+        (channel_id, channel_order_id) like CreateRecharge. Exactly once under concurrency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +260,61 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.ListProducts,
                     request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListProductsRequest.FromString,
                     response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListProductsResponse.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'GetChannelPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChannelPrices,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetChannelPricesRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChannelPrices.SerializeToString,
+            ),
+            'SetChannelPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetChannelPrices,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.SetChannelPricesRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChannelPrices.SerializeToString,
+            ),
+            'CreateVoucherBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.CreateVoucherBatch,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateVoucherBatchRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.VoucherBatchChunk.SerializeToString,
+            ),
+            'GetVoucherBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoucherBatch,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetVoucherBatchRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.VoucherBatch.SerializeToString,
+            ),
+            'ActivateVouchers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateVouchers,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.SerializeToString,
+            ),
+            'FreezeVouchers': grpc.unary_unary_rpc_method_handler(
+                    servicer.FreezeVouchers,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.SerializeToString,
+            ),
+            'UnfreezeVouchers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnfreezeVouchers,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.SerializeToString,
+            ),
+            'VoidVouchers': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidVouchers,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.SerializeToString,
+            ),
+            'GetVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoucher,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetVoucherRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.Voucher.SerializeToString,
+            ),
+            'RedeemVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemVoucher,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.RedeemVoucherRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +453,303 @@ class OrdersService:
             '/topup.orders.v1.OrdersService/ListProducts',
             topup_dot_orders_dot_v1_dot_orders__pb2.ListProductsRequest.SerializeToString,
             topup_dot_orders_dot_v1_dot_orders__pb2.ListProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/ListOrders',
+            topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChannelPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/GetChannelPrices',
+            topup_dot_orders_dot_v1_dot_orders__pb2.GetChannelPricesRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChannelPrices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetChannelPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/SetChannelPrices',
+            topup_dot_orders_dot_v1_dot_orders__pb2.SetChannelPricesRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChannelPrices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateVoucherBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/CreateVoucherBatch',
+            topup_dot_orders_dot_v1_dot_orders__pb2.CreateVoucherBatchRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.VoucherBatchChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoucherBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/GetVoucherBatch',
+            topup_dot_orders_dot_v1_dot_orders__pb2.GetVoucherBatchRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.VoucherBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateVouchers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/ActivateVouchers',
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FreezeVouchers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/FreezeVouchers',
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnfreezeVouchers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/UnfreezeVouchers',
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidVouchers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/VoidVouchers',
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.ChangeVouchersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/GetVoucher',
+            topup_dot_orders_dot_v1_dot_orders__pb2.GetVoucherRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.Voucher.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/RedeemVoucher',
+            topup_dot_orders_dot_v1_dot_orders__pb2.RedeemVoucherRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.CreateRechargeResponse.FromString,
             options,
             channel_credentials,
             insecure,

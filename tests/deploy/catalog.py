@@ -1,0 +1,169 @@
+"""What the deployment must agree with, read from the code rather than written down a second time.
+
+The processes are the workspace members under services/ and simulators/; for each, its settings class
+(`<package>.settings`, the `PlatformSettings` subclass defined there) gives the process name, the env prefix,
+every environment variable it reads, the secret ones, and the defaults; its `main.py` tells whether it uses
+Kafka and which consumer groups it runs on which topics.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import inspect
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from pydantic import AliasChoices, SecretStr
+
+from topup_platform import events
+from topup_platform.settings import PlatformSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Processes that open more than one asyncpg pool of `db_pool_max` (the gateway keeps nonces in a second one:
+#: gateway/app.py). Used for the PostgreSQL connection budget.
+POOLS_PER_REPLICA = {"gateway": 2}
+
+
+@dataclass(frozen=True)
+class Component:
+    path: Path  # services/orders
+    project: str  # the pyproject name: what `uv sync --package` takes
+    package: str  # the Python package: what `python -m` runs
+    settings: type[PlatformSettings]
+
+    @property
+    def name(self) -> str:
+        """Process, image, compose service, Deployment and Service name."""
+        return self.settings.service_name
+
+    @property
+    def simulator(self) -> bool:
+        return self.path.parent.name == "simulators"
+
+    @property
+    def prefix(self) -> str:
+        return str(self.settings.model_config.get("env_prefix", ""))
+
+    @property
+    def grpc(self) -> bool:
+        return "grpc_port" in self.settings.model_fields
+
+    @property
+    def port_field(self) -> str:
+        return "grpc_port" if self.grpc else "port"
+
+    @property
+    def port_name(self) -> str:
+        """The name of the serving port in the manifests."""
+        return "grpc" if self.grpc else "http"
+
+    @property
+    def default_port(self) -> int:
+        return int(self.settings.model_fields[self.port_field].default)
+
+    @property
+    def dockerfile(self) -> Path:
+        return self.path / "Dockerfile"
+
+    def env_names(self) -> set[str]:
+        """Every environment variable the settings class reads."""
+        names: set[str] = set()
+        for field_name, field in self.settings.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names |= {c for c in alias.choices if isinstance(c, str)}
+            elif isinstance(alias, str):
+                names.add(alias)
+            else:
+                names.add((self.prefix + field_name).upper())
+        return names
+
+    def env_name(self, field_name: str) -> str:
+        field = self.settings.model_fields[field_name]
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        if isinstance(alias, str):
+            return alias
+        return (self.prefix + field_name).upper()
+
+    def secret_env_names(self) -> set[str]:
+        """The variables of `SecretStr` fields: never a literal value in a manifest."""
+        return {self.env_name(n) for n, f in self.settings.model_fields.items() if f.annotation is SecretStr}
+
+    def settings_from(self, env: Mapping[str, str]) -> PlatformSettings:
+        """Build the settings exactly as the process would from this environment (and nothing else)."""
+        with isolated_environ(env):
+            return self.settings()
+
+    @functools.cached_property
+    def _main_source(self) -> str:
+        main = ROOT / self.path / "src" / self.package / "main.py"
+        return main.read_text() if main.exists() else ""
+
+    @property
+    def uses_kafka(self) -> bool:
+        return "start_kafka(" in self._main_source
+
+    def consumers(self) -> list[tuple[str, list[str]]]:
+        """(consumer group, topics) of every `EventConsumer(name=..., topics=[...])` in main.py."""
+        found = []
+        for node in ast.walk(ast.parse(self._main_source or "\n")):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "EventConsumer":
+                kw = {k.arg: k.value for k in node.keywords}
+                name = ast.literal_eval(kw["name"])
+                topics_node = kw["topics"]
+                assert isinstance(topics_node, ast.List)
+                topics = [getattr(events, t.id) if isinstance(t, ast.Name) else ast.literal_eval(t)
+                          for t in topics_node.elts]
+                found.append((name, topics))
+        return found
+
+
+@contextmanager
+def isolated_environ(env: Mapping[str, str]) -> Iterator[None]:
+    with mock.patch.dict(os.environ, dict(env), clear=True):
+        yield
+
+
+def _settings_class(package: str) -> type[PlatformSettings]:
+    module = importlib.import_module(f"{package}.settings")
+    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+               if issubclass(c, PlatformSettings) and c is not PlatformSettings and c.__module__ == module.__name__]
+    assert len(classes) == 1, f"{package}.settings should define one PlatformSettings subclass, found {classes}"
+    return classes[0]
+
+
+@functools.cache
+def components() -> tuple[Component, ...]:
+    found = []
+    for pyproject in sorted([*ROOT.glob("services/*/pyproject.toml"), *ROOT.glob("simulators/*/pyproject.toml")]):
+        meta: dict[str, Any] = tomllib.loads(pyproject.read_text())
+        (src,) = meta["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        package = Path(src).name
+        found.append(Component(pyproject.parent.relative_to(ROOT), meta["project"]["name"], package,
+                               _settings_class(package)))
+    return tuple(found)
+
+
+def by_name() -> dict[str, Component]:
+    return {c.name: c for c in components()}
+
+
+def dead_letter_topics() -> set[str]:
+    return {events.dead_letter_topic(topic, group)
+            for c in components() for group, topics in c.consumers() for topic in topics}
+
+
+def is_allowed_extra_env(name: str) -> bool:
+    """Variables a process reads without its settings class: the standard OpenTelemetry ones."""
+    return name.startswith("OTEL_")

@@ -1,0 +1,489 @@
+"""deploy/k8s: every overlay renders, every object validates against its schema, and the manifests agree with
+the services' settings (ports, names, environment variables, topics, secrets)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from tests.deploy import catalog
+from tests.deploy.catalog import ROOT, Component
+from tests.deploy.conftest import K8S, OVERLAYS, render, rendered
+from tests.deploy.k8s import (
+    Obj,
+    container_env,
+    container_ports,
+    get,
+    labels_match,
+    name_of,
+    of_kind,
+    pods_selected,
+    resolve_target_port,
+    settings_env,
+    workloads,
+)
+from topup_platform import events
+
+#: the oldest Kubernetes release the manifests are meant for (native gRPC probes need 1.27)
+KUBERNETES_VERSION = "1.30"
+SCHEMAS = Path(__file__).parent / "schemas"
+#: custom resources: (apiVersion, kind) → vendored JSON schema (tests/deploy/schemas/README.md)
+CRD_SCHEMAS = {
+    ("kafka.strimzi.io/v1", "Kafka"): "kafka.strimzi.io_kafka_v1.json",
+    ("kafka.strimzi.io/v1", "KafkaNodePool"): "kafka.strimzi.io_kafkanodepool_v1.json",
+    ("kafka.strimzi.io/v1", "KafkaTopic"): "kafka.strimzi.io_kafkatopic_v1.json",
+    ("postgresql.cnpg.io/v1", "Cluster"): "postgresql.cnpg.io_cluster_v1.json",
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrule_v1.json",
+}
+#: no hand-made broker or database: these come from their operators
+FORBIDDEN_KINDS = {"StatefulSet", "Secret"}
+
+
+def platform(overlay: str) -> list[Component]:
+    """The processes an overlay must run: every service; the simulators in dev only."""
+    return [c for c in catalog.components() if not c.simulator or overlay == "dev"]
+
+
+def deployment(objects: list[Obj], c: Component) -> Obj:
+    d = get(objects, "Deployment", c.name)
+    assert d is not None, f"no Deployment {c.name}"
+    return d
+
+
+def main_container(workload: Obj) -> Obj:
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def effective_settings(objects: list[Obj], c: Component, workload: Obj | None = None) -> Any:
+    return c.settings_from(settings_env(objects, main_container(workload or deployment(objects, c))))
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def test_base_renders() -> None:
+    assert render(K8S / "base")
+
+
+def test_dev_and_prod_overlays_exist() -> None:
+    assert {"dev", "prod"} <= set(OVERLAYS)
+
+
+def test_overlay_renders_into_one_namespace(objects: list[Obj], overlay: str) -> None:
+    (namespace,) = of_kind(objects, "Namespace")
+    for o in objects:
+        if o["kind"] != "Namespace":
+            assert o["metadata"].get("namespace") == name_of(namespace), f"{o['kind']}/{name_of(o)}"
+
+
+@functools.cache
+def _crd_validator(filename: str) -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMAS / filename).read_text())
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
+
+
+def test_every_object_validates_against_its_schema(objects: list[Obj]) -> None:
+    problems = []
+    for o in objects:
+        where = f"{o['kind']}/{name_of(o)}"
+        assert o["kind"] not in FORBIDDEN_KINDS, f"{where}: not allowed in the manifests"
+        crd = CRD_SCHEMAS.get((o["apiVersion"], o["kind"]))
+        if crd is not None:
+            problems += [f"{where}: {e.json_path}: {e.message}" for e in _crd_validator(crd).iter_errors(o)]
+            continue
+        try:
+            kubernetes_validate.validate(o, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            problems.append(f"{where}: no schema for {o['apiVersion']} {o['kind']} (add it to CRD_SCHEMAS)")
+        except kubernetes_validate.ValidationError as e:
+            problems.append(f"{where}: {'.'.join(map(str, e.path))}: {e.message}")
+    assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------------------- workloads
+
+
+def test_every_workload_is_hardened(objects: list[Obj]) -> None:
+    """Non-root, read-only root filesystem, no privilege escalation, no capabilities, seccomp, requests and
+    limits, a tagged image, no API token: for every Deployment and Job (the collector included)."""
+    problems = []
+    for workload, template in workloads(objects):
+        where = f"{workload['kind']}/{name_of(workload)}"
+        pod = template["spec"]
+        psc = pod.get("securityContext") or {}
+        if psc.get("runAsNonRoot") is not True or not psc.get("runAsUser"):
+            problems.append(f"{where}: pod must run as a non-root uid")
+        if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where}: seccompProfile RuntimeDefault")
+        if pod.get("automountServiceAccountToken") is not False:
+            problems.append(f"{where}: automountServiceAccountToken must be false")
+        sa = pod.get("serviceAccountName")
+        if not sa or get(objects, "ServiceAccount", sa) is None:
+            problems.append(f"{where}: its ServiceAccount {sa!r} is not in the overlay")
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            csc = c.get("securityContext") or {}
+            if csc.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}/{c['name']}: readOnlyRootFilesystem")
+            if csc.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}/{c['name']}: allowPrivilegeEscalation false")
+            if (csc.get("capabilities") or {}).get("drop") != ["ALL"]:
+                problems.append(f"{where}/{c['name']}: capabilities drop ALL")
+            res = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    if r not in (res.get(kind) or {}):
+                        problems.append(f"{where}/{c['name']}: resources.{kind}.{r}")
+            image = c["image"]
+            if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
+                problems.append(f"{where}/{c['name']}: image {image} needs a pinned tag")
+        if workload["kind"] == "Deployment":
+            for c in pod["containers"]:
+                for probe in ("readinessProbe", "livenessProbe"):
+                    if probe not in c:
+                        problems.append(f"{where}/{c['name']}: {probe}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_process_has_its_objects(objects: list[Obj], overlay: str) -> None:
+    """Deployment, Service with named ports, ServiceAccount; for services also a HorizontalPodAutoscaler, a
+    PodDisruptionBudget and a migration Job (the simulators migrate at start, dev only)."""
+    for c in platform(overlay):
+        d = deployment(objects, c)
+        template = d["spec"]["template"]
+        assert labels_match(d["spec"]["selector"], template["metadata"]["labels"])
+        service = get(objects, "Service", c.name)
+        assert service is not None, f"no Service {c.name}"
+        assert all(p.get("name") for p in service["spec"]["ports"]), f"Service {c.name}: every port needs a name"
+        assert get(objects, "ServiceAccount", c.name) is not None
+        if c.simulator:
+            assert effective_settings(objects, c).migrate_on_start, f"{c.name} must migrate at start"
+            continue
+        hpas = [h for h in of_kind(objects, "HorizontalPodAutoscaler")
+                if h["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": c.name}]
+        assert len(hpas) == 1, f"{c.name}: one HorizontalPodAutoscaler"
+        assert "replicas" not in d["spec"], f"{c.name}: the autoscaler owns the replica count"
+        pdbs = [p for p in of_kind(objects, "PodDisruptionBudget")
+                if labels_match(p["spec"]["selector"], template["metadata"]["labels"])]
+        assert len(pdbs) == 1, f"{c.name}: one PodDisruptionBudget"
+        jobs = [j for j in of_kind(objects, "Job") if main_container(j)["image"] == main_container(d)["image"]]
+        assert len(jobs) == 1, f"{c.name}: one migration Job with its image"
+        assert main_container(jobs[0]).get("args") == ["migrate"], f"{name_of(jobs[0])}: runs `migrate`"
+        assert not effective_settings(objects, c).migrate_on_start, f"{c.name}: the Job migrates, not the start"
+        job_env = settings_env(objects, main_container(jobs[0]))
+        assert job_env.get("DATABASE_URL") and c.settings_from(job_env).db_schema == c.settings.db_schema
+
+
+def test_services_select_only_their_own_pods(objects: list[Obj]) -> None:
+    for service in of_kind(objects, "Service"):
+        selected = pods_selected(objects, {"matchLabels": service["spec"]["selector"]})
+        assert [(w["kind"], name_of(w)) for w, _ in selected] == [("Deployment", name_of(service))], (
+            f"Service {name_of(service)} selects {[(w['kind'], name_of(w)) for w, _ in selected]}")
+
+
+# ------------------------------------------------------------------------------------------- settings agreement
+
+
+def test_environment_variables_are_settings_the_process_reads(objects: list[Obj], overlay: str) -> None:
+    """A misspelt or stale variable is silently ignored by pydantic-settings: catch it here."""
+    problems = []
+    for c in platform(overlay):
+        allowed = c.env_names()
+        for workload, _ in workloads(objects):
+            container = main_container(workload)
+            if container["image"].split(":")[0] != f"topup/{c.name}":
+                continue
+            values, refs = container_env(objects, container)
+            for name in [*values, *refs]:
+                downward = "fieldRef" in refs.get(name, {})
+                if name not in allowed and not catalog.is_allowed_extra_env(name) and not downward:
+                    problems.append(f"{workload['kind']}/{name_of(workload)}: {name} is not a setting of {c.name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_settings_parse_and_ports_agree(objects: list[Obj], overlay: str) -> None:
+    for c in platform(overlay):
+        d = deployment(objects, c)
+        s = effective_settings(objects, c, d)
+        template = d["spec"]["template"]
+        ports = container_ports(template)
+        serving = getattr(s, c.port_field)
+        assert ports.get(c.port_name) == serving, f"{c.name}: port {c.port_name} ≠ {c.port_field} {serving}"
+        if not c.grpc:
+            assert s.host == "0.0.0.0", f"{c.name}: must listen on every interface in a pod"
+        if c.grpc and not c.simulator:
+            assert s.metrics_port and ports.get("metrics") == s.metrics_port, f"{c.name}: metrics port"
+        container = main_container(d)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            spec = container.get(probe)
+            if spec is None:
+                continue
+            if c.grpc:
+                assert spec.get("grpc", {}).get("port") == serving, f"{c.name} {probe}: gRPC health on {serving}"
+            else:
+                assert spec["httpGet"]["port"] in (c.port_name, serving), f"{c.name} {probe}"
+                assert spec["httpGet"]["path"] in ("/healthz", "/readyz")
+        service = get(objects, "Service", c.name)
+        assert service is not None
+        resolved = resolve_target_port(service, serving, objects)
+        assert resolved is not None and resolved[1] == serving, f"Service {c.name} does not reach port {serving}"
+
+
+def test_environment_matches_the_overlay(objects: list[Obj], overlay: str) -> None:
+    for c in platform(overlay):
+        s = effective_settings(objects, c)
+        assert s.env.value == overlay, f"{c.name}: TOPUP_ENV={s.env.value} in the {overlay} overlay"
+        assert s.json_logs, f"{c.name}: JSON logs on a cluster"
+
+
+def test_gateway_targets_reach_the_services(objects: list[Obj], overlay: str) -> None:
+    gateway = catalog.by_name()["gateway"]
+    s = effective_settings(objects, gateway)
+    fields = [f for f in gateway.settings.model_fields if f.endswith("_target")]
+    assert fields
+    for field in fields:
+        host, port = getattr(s, field).rsplit(":", 1)
+        service = get(objects, "Service", host)
+        assert service is not None, f"gateway {field}={host}:{port}: no Service {host}"
+        resolved = resolve_target_port(service, int(port), objects)
+        assert resolved is not None, f"gateway {field}: Service {host} has no port {port}"
+        callee = catalog.by_name()[host]
+        assert resolved[1] == getattr(effective_settings(objects, callee), callee.port_field), (
+            f"gateway {field} ends at container port {resolved[1]}, which {host} does not serve")
+
+
+@pytest.mark.parametrize(("service", "field", "simulator"),
+                         [("billing-adapter", "boss_url", "boss-sim"), ("refunds", "payments_url", "payments-sim")])
+def test_external_systems(objects: list[Obj], overlay: str, service: str, field: str, simulator: str) -> None:
+    """dev talks to the simulators in the namespace; prod to the operator's systems, never a simulator."""
+    c = catalog.by_name()[service]
+    url = urlsplit(getattr(effective_settings(objects, c), field))
+    sim = get(objects, "Service", simulator)
+    if overlay == "prod":
+        assert sim is None and url.hostname not in (simulator, "127.0.0.1", "localhost")
+        assert url.scheme == "https", f"{service}.{field}: TLS to systems outside the cluster"
+        return
+    assert url.hostname == simulator and sim is not None
+    resolved = resolve_target_port(sim, url.port or 80, objects)
+    sim_settings = effective_settings(objects, catalog.by_name()[simulator])
+    assert resolved is not None and resolved[1] == sim_settings.port
+
+
+def test_no_simulator_in_prod() -> None:
+    names = {name_of(o) for o in rendered("prod")}
+    for c in catalog.components():
+        if c.simulator:
+            assert c.name not in names and not any(c.name in n for n in names), f"{c.name} in prod"
+
+
+# ------------------------------------------------------------------------------------------- secrets
+
+
+def test_secrets_are_references_never_values(objects: list[Obj], overlay: str) -> None:
+    for c in platform(overlay):
+        for workload, _ in workloads(objects):
+            container = main_container(workload)
+            if container["image"].split(":")[0] != f"topup/{c.name}":
+                continue
+            values, refs = container_env(objects, container)
+            for name in c.secret_env_names():
+                assert name not in values, f"{name_of(workload)}: {name} must come from a Secret, not a literal"
+            assert "secretKeyRef" in refs.get("DATABASE_URL", {}), f"{name_of(workload)}: DATABASE_URL"
+            if c.name == "gateway":
+                for name in ("GATEWAY_MASTER_KEY", "GATEWAY_ADMIN_JWT_SECRET"):
+                    ref = refs.get(name, {}).get("secretKeyRef")
+                    assert ref, f"{name_of(workload)}: {name} from a Secret"
+                    if overlay == "prod":
+                        assert not ref.get("optional"), f"prod: {name} is required"
+
+
+def test_database_url_is_cloudnativepg_application_secret(objects: list[Obj]) -> None:
+    (cluster,) = of_kind(objects, "Cluster")
+    expected = {"name": f"{name_of(cluster)}-app", "key": "uri"}
+    assert cluster["spec"]["bootstrap"]["initdb"]["database"]
+    for workload, _ in workloads(objects):
+        _, refs = container_env(objects, main_container(workload))
+        if "DATABASE_URL" in refs:
+            ref = refs["DATABASE_URL"]["secretKeyRef"]
+            assert {"name": ref["name"], "key": ref["key"]} == expected, name_of(workload)
+
+
+def test_database_connection_budget(objects: list[Obj], overlay: str) -> None:
+    """Every pool of every replica at the autoscalers' maximum, plus the migration Jobs, fits max_connections
+    (with PostgreSQL's reserved superuser slots and room for an operator's psql)."""
+    (cluster,) = of_kind(objects, "Cluster")
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    needed = 0
+    for c in platform(overlay):
+        d = deployment(objects, c)
+        hpa = next((h for h in of_kind(objects, "HorizontalPodAutoscaler")
+                    if h["spec"]["scaleTargetRef"]["name"] == c.name), None)
+        replicas = hpa["spec"]["maxReplicas"] if hpa else d["spec"].get("replicas", 1)
+        s = effective_settings(objects, c, d)
+        needed += replicas * catalog.POOLS_PER_REPLICA.get(c.name, 1) * s.db_pool_max
+    needed += len(of_kind(objects, "Job"))
+    assert needed <= max_connections - 10, f"{overlay}: pools may open {needed} of {max_connections} connections"
+
+
+# ------------------------------------------------------------------------------------------- Kafka
+
+
+def test_kafka_bootstrap_is_the_strimzi_cluster(objects: list[Obj], overlay: str) -> None:
+    (kafka,) = of_kind(objects, "Kafka")
+    plain = {int(listener["port"]) for listener in kafka["spec"]["kafka"]["listeners"] if not listener["tls"]}
+    for c in platform(overlay):
+        if not c.uses_kafka:
+            continue
+        s = effective_settings(objects, c)
+        host, port = s.kafka_bootstrap_servers.rsplit(":", 1)
+        assert host == f"{name_of(kafka)}-kafka-bootstrap" and int(port) in plain, f"{c.name}: {host}:{port}"
+        assert s.kafka_enable_idempotence, f"{c.name}: real Kafka takes the idempotent producer"
+
+
+def test_every_topic_is_a_kafkatopic(objects: list[Obj], overlay: str) -> None:
+    (kafka,) = of_kind(objects, "Kafka")
+    brokers = sum(p["spec"]["replicas"] for p in of_kind(objects, "KafkaNodePool") if "broker" in p["spec"]["roles"])
+    topics = {t["spec"].get("topicName", name_of(t)): t for t in of_kind(objects, "KafkaTopic")}
+    wanted = set(events.ALL_TOPICS) | catalog.dead_letter_topics()
+    assert wanted <= set(topics), f"missing KafkaTopics: {sorted(wanted - set(topics))}"
+    kafka_users = [effective_settings(objects, c) for c in platform(overlay) if c.uses_kafka]
+    partitions = {s.kafka_topic_partitions for s in kafka_users}
+    replicas = {s.kafka_topic_replication_factor for s in kafka_users}
+    assert len(partitions) == 1 and len(replicas) == 1, "one KAFKA_TOPIC_PARTITIONS/REPLICATION_FACTOR for all"
+    for name, topic in topics.items():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == name_of(kafka), name
+        assert topic["spec"]["replicas"] <= brokers, f"{name}: more replicas than brokers"
+        min_isr = int(topic["spec"].get("config", {}).get("min.insync.replicas", 1))
+        assert min_isr <= topic["spec"]["replicas"], f"{name}: min.insync.replicas > replicas"
+        if name in events.ALL_TOPICS:
+            # a service that starts before the topic operator creates the topic itself, with these settings
+            assert {topic["spec"]["partitions"]} == partitions, f"{name}: partitions ≠ KAFKA_TOPIC_PARTITIONS"
+            assert {topic["spec"]["replicas"]} == replicas, f"{name}: replicas ≠ KAFKA_TOPIC_REPLICATION_FACTOR"
+
+
+def test_dead_letter_topics_come_from_the_consumers() -> None:
+    """The AST reading of main.py finds the consumers (else the KafkaTopic check above proves nothing)."""
+    groups = {group for c in catalog.components() for group, _ in c.consumers()}
+    assert {"orders", "billing-adapter", "refunds"} <= groups
+
+
+# ------------------------------------------------------------------------------------------- network policies
+
+
+def _allows(policy: Obj, caller_labels: dict[str, str] | None, namespace: str | None, port: int,
+            port_names: dict[str, int]) -> bool:
+    for rule in policy["spec"].get("ingress") or []:
+        peers = rule.get("from")
+        peer_ok = not peers or any(
+            ("podSelector" in p and "namespaceSelector" not in p and caller_labels is not None
+             and labels_match(p["podSelector"], caller_labels))
+            or ("namespaceSelector" in p and namespace is not None
+                and labels_match(p["namespaceSelector"], {"kubernetes.io/metadata.name": namespace}))
+            for p in peers)
+        ports = rule.get("ports")
+        port_ok = not ports or any(
+            (isinstance(p.get("port"), str) and port_names.get(p["port"]) == port) or p.get("port") == port
+            for p in ports)
+        if peer_ok and port_ok:
+            return True
+    return False
+
+
+def _reachable(objects: list[Obj], callee: Obj, port: int, caller_labels: dict[str, str] | None = None,
+               namespace: str | None = None) -> bool:
+    labels = callee["metadata"]["labels"]
+    policies = [p for p in of_kind(objects, "NetworkPolicy")
+                if labels_match(p["spec"]["podSelector"], labels) and "Ingress" in p["spec"]["policyTypes"]]
+    return not policies or any(_allows(p, caller_labels, namespace, port, container_ports(callee))
+                               for p in policies)
+
+
+def test_network_policies_select_real_pods_and_ports(objects: list[Obj]) -> None:
+    for policy in of_kind(objects, "NetworkPolicy"):
+        pods = pods_selected(objects, policy["spec"]["podSelector"])
+        assert pods, f"NetworkPolicy {name_of(policy)} selects no pod"
+        for rule in policy["spec"].get("ingress") or []:
+            for p in rule.get("ports") or []:
+                if isinstance(p.get("port"), str):
+                    assert all(p["port"] in container_ports(t) for _, t in pods), (
+                        f"NetworkPolicy {name_of(policy)}: port {p['port']} is not a named port of every pod")
+            for peer in rule.get("from") or []:
+                if "podSelector" in peer and "namespaceSelector" not in peer:
+                    assert pods_selected(objects, peer["podSelector"]), f"{name_of(policy)}: no such caller"
+
+
+def test_network_policies_let_every_configured_call_through(objects: list[Obj], overlay: str) -> None:
+    """Each in-namespace address a process is configured with (gateway targets, BOSS and payment URLs) is
+    reachable from that process's pods under the policies; Prometheus reaches the metrics ports."""
+    services = {name_of(s): s for s in of_kind(objects, "Service")}
+    for c in platform(overlay):
+        d = deployment(objects, c)
+        caller = d["spec"]["template"]["metadata"]["labels"]
+        s = effective_settings(objects, c, d)
+        addresses = [getattr(s, f) for f in c.settings.model_fields if f.endswith(("_target", "_url"))]
+        addresses.append(settings_env(objects, main_container(d)).get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+        for address in addresses:
+            if not isinstance(address, str) or not address:
+                continue
+            parts = urlsplit(address if "//" in address else f"//{address}")
+            if parts.hostname not in services:
+                continue
+            resolved = resolve_target_port(services[parts.hostname], parts.port or 80, objects)
+            assert resolved is not None
+            assert _reachable(objects, resolved[0], resolved[1], caller), (
+                f"{c.name} → {address} is blocked by the network policies")
+        if c.grpc and not c.simulator:
+            assert _reachable(objects, d["spec"]["template"], s.metrics_port, namespace="monitoring"), (
+                f"Prometheus (namespace monitoring) cannot scrape {c.name}")
+        if c.name == "gateway":
+            assert _reachable(objects, d["spec"]["template"], s.port, {"app": "ingress"}, "ingress-nginx")
+
+
+# ------------------------------------------------------------------------------------------- monitoring
+
+
+def test_every_service_is_scraped(objects: list[Obj], overlay: str) -> None:
+    monitors = of_kind(objects, "ServiceMonitor")
+    for c in platform(overlay):
+        if c.simulator:
+            continue
+        service = get(objects, "Service", c.name)
+        assert service is not None
+        mine = [m for m in monitors if labels_match(m["spec"]["selector"], service["metadata"]["labels"])]
+        assert len(mine) == 1, f"{c.name}: one ServiceMonitor"
+        (endpoint,) = mine[0]["spec"]["endpoints"]
+        port = next(p for p in service["spec"]["ports"] if p["name"] == endpoint["port"])
+        resolved = resolve_target_port(service, int(port["port"]), objects)
+        s = effective_settings(objects, c)
+        expected = s.metrics_port if c.grpc else s.port
+        assert resolved is not None and resolved[1] == expected, f"{c.name}: metrics are on {expected}"
+        assert endpoint.get("path", "/metrics") == "/metrics"
+
+
+def test_dashboards_ship_as_configmaps(objects: list[Obj]) -> None:
+    files = {p.name: p.read_text() for p in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")}
+    shipped = {k: v for cm in of_kind(objects, "ConfigMap")
+               if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+               for k, v in cm["data"].items()}
+    assert shipped == files
+
+
+def test_prometheus_rules_ship(objects: list[Obj]) -> None:
+    (rule,) = of_kind(objects, "PrometheusRule")
+    assert rule["spec"]["groups"]
+
+
+def test_namespace_is_named_like_the_overlay(objects: list[Obj], overlay: str) -> None:
+    (namespace,) = of_kind(objects, "Namespace")
+    assert re.fullmatch(r"topup(-[a-z]+)?", name_of(namespace))
+    assert (name_of(namespace) == "topup") == (overlay == "prod")
