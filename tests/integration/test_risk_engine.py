@@ -197,10 +197,11 @@ async def test_large_amounts_wait_for_a_person_unless_the_account_or_channel_is_
     assert (await a.evaluate(*attempt(amount=50000, channel="unicom_app"))).verdict.outcome.value == "ALLOW"
 
 
-def _failed(account: str, device: str = "", ip: str = "", ago: float = 0) -> vouchers_pb2.VoucherRedemptionFailed:
+def _failed(account: str, device: str = "", ip: str = "", ago: float = 0,
+            reason: str = "VOUCHER_INVALID") -> vouchers_pb2.VoucherRedemptionFailed:
     return vouchers_pb2.VoucherRedemptionFailed(
         channel_id="demo", account=common_pb2.Account(type=common_pb2.ACCOUNT_TYPE_MOBILE, id=account),
-        device_id=device, ip=ip, reason_code="VOUCHER_INVALID", at=to_timestamp(utcnow() - timedelta(seconds=ago)))
+        device_id=device, ip=ip, reason_code=reason, at=to_timestamp(utcnow() - timedelta(seconds=ago)))
 
 
 async def test_voucher_pin_lockout_per_account_device_and_ip(engine) -> None:  # type: ignore[no-untyped-def]
@@ -229,6 +230,11 @@ async def test_voucher_pin_lockout_per_account_device_and_ip(engine) -> None:  #
     assert await redeem(number(), ip=ip) == ("ALLOW", "")
     await _apply(a, _failed(number(), ip="2001:0db8:0:0::17"))  # the same address, written differently
     assert await redeem(number(), ip=ip) == ("DENY", "VOUCHER_LOCKED_OUT")
+
+    # A right PIN of a spent or frozen card guesses nothing: not counted.
+    spent = number()
+    await _apply(a, *[_failed(spent, reason=r) for r in ["VOUCHER_ALREADY_REDEEMED"] * 8 + ["VOUCHER_FROZEN"] * 2])
+    assert await redeem(spent) == ("ALLOW", "")
 
     # Five failures spread over more than the window lock nothing; a lockout ends after its period.
     slow = number()

@@ -97,10 +97,14 @@ class FeatureUpdates:
         policy = self.rulebook.current.live.lockout
         new: dict[tuple[str, str], list[float]] = defaultdict(list)
         for envelope, event in events:
+            if event.reason_code not in policy.reasons:
+                continue  # the PIN was right (a spent, frozen or expired card): no guess failed
             at = _at(envelope, event.at).timestamp()
             for kind, value in _subjects(event):
                 new[(kind, value)].append(at)
         keys = sorted(new)
+        if not keys:
+            return
         # Every row exists and is locked before it is read (in key order): two replicas' consumers adding
         # failures of one device or IP at once serialise instead of overwriting each other.
         await ctx.conn.execute(

@@ -63,7 +63,7 @@ def test_voucher_pin_lockout(kind: str) -> None:
     assert decide(action="recharge", locked_out=(kind,)).outcome.value == "ALLOW"  # recharges are not redemptions
 
 
-@pytest.mark.parametrize(("subject", "limit"), [("account", 20), ("device", 20), ("ip", 50)])
+@pytest.mark.parametrize(("subject", "limit"), [("device", 30), ("ip", 100)])
 def test_voucher_attempt_velocity(subject: str, limit: int) -> None:
     assert decide(action="voucher_redemption", velocity={subject: {"count_10m": limit}}).outcome.value == "ALLOW"
     over = decide(action="voucher_redemption", velocity={subject: {"count_10m": limit + 1}})

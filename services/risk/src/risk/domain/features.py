@@ -207,6 +207,8 @@ class LockoutPolicy:
     window_seconds: int
     lockout_seconds: int
     max_failures: Mapping[str, int]
+    #: the failures that count: a wrong PIN (a right PIN of a spent or frozen card guesses nothing)
+    reasons: frozenset[str] = frozenset({"VOUCHER_INVALID"})
 
 
 def add_failures(

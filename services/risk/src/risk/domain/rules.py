@@ -7,7 +7,8 @@ A rule-set is one JSON document, stored as an immutable numbered version:
       "windows": ["10m", "1h", "24h"],             # sliding windows of the velocity features (<= 24h)
       "thresholds": {"challenge": 60, "review": 80, "deny": 150},   # on the total score; each optional
       "lockout": {"window_seconds": 3600, "lockout_seconds": 1800,
-                  "max_failures": {"account": 5, "device": 5, "ip": 10}},
+                  "max_failures": {"account": 5, "device": 5, "ip": 10},
+                  "reasons": ["VOUCHER_INVALID"]},       # the failures that count (a wrong PIN)
       "rules": [
         {"id": "velocity_account_burst",
          "description": "Many recharges of one number in minutes",
@@ -132,6 +133,9 @@ class LockoutDoc(_Doc):
     window_seconds: Annotated[int, Field(ge=60, le=24 * 3600)]
     lockout_seconds: Annotated[int, Field(ge=PCI_MIN_LOCKOUT_SECONDS, le=7 * 24 * 3600)]
     max_failures: dict[Literal["account", "device", "ip"], Annotated[int, Field(ge=1, le=PCI_MAX_FAILURES)]]
+    #: the failure reasons that count towards the lockout
+    reasons: Annotated[list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{2,63}$")]], Field(min_length=1)] = [
+        "VOUCHER_INVALID"]
 
     @field_validator("max_failures")
     @classmethod
@@ -184,7 +188,8 @@ class CompiledRuleSet:
         self.windows = {w: window_minutes(w) for w in doc.windows}
         self.thresholds = Thresholds(doc.thresholds.challenge, doc.thresholds.review, doc.thresholds.deny)
         self.lockout = LockoutPolicy(doc.lockout.window_seconds, doc.lockout.lockout_seconds,
-                                     {str(k): v for k, v in doc.lockout.max_failures.items()})
+                                     {str(k): v for k, v in doc.lockout.max_failures.items()},
+                                     frozenset(doc.lockout.reasons))
         self.outcomes = [RuleOutcome(r.id, r.description, Outcome(r.outcome) if r.outcome else None, r.score,
                                      r.reason_code) for r in doc.rules]
         problems: dict[str, str] = {}
