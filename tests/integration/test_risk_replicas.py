@@ -56,7 +56,7 @@ def _database(url: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def replicas(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Replica]]:  # type: ignore[no-untyped-def]
-    """A fresh database, and two risk processes on it sharing one consumer group."""
+    """A fresh database, and two risk processes on it (one consumer group, as replicas are)."""
     name = f"risk_{uuid.uuid4().hex[:10]}"
 
     async def create() -> None:
@@ -69,7 +69,7 @@ def replicas(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[R
     asyncio.run(create())
     work = tmp_path_factory.mktemp("risk-replicas")
     env = {**os.environ, **infra.env(), "DATABASE_URL": _database(infra.database_url, name),
-           "TOPUP_MIGRATE_ON_START": "1", "RISK_CONSUMER_GROUP": f"risk-{name}", "RISK_RULES_REFRESH_SECONDS": "0.5",
+           "TOPUP_MIGRATE_ON_START": "1", "RISK_RULES_REFRESH_SECONDS": "0.5",
            "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
     started: list[Replica] = []
     try:

@@ -38,7 +38,7 @@ async def main(settings: RiskSettings) -> int:
             rt.start_worker(rulebook, "rules-refresh")
             rt.start_worker(Janitor(rt.pool, settings.janitor_interval_seconds), "janitor")
             rt.start_worker(
-                EventConsumer(name=settings.consumer_group, settings=settings, pool=rt.pool, producer=producer,
+                EventConsumer(name="risk", settings=settings, pool=rt.pool, producer=producer,
                               topics=[ORDERS_TOPIC, VOUCHERS_TOPIC], handlers=updates.handlers(),
                               relevant=relevant(), batch_handler=updates.batch_handler()),
                 "feature-events",

@@ -20,7 +20,5 @@ class RiskSettings(PlatformSettings):
     #: velocity counting commits asynchronously (synchronous_commit off): a PostgreSQL crash may forget the
     #: last few hundred milliseconds of counts, never a decision. False: every count is durable first.
     features_async_commit: bool = True
-    #: the consumer group of the feature events (replicas share it)
-    consumer_group: str = "risk"
     #: how often stale claims, counters and voucher failures are pruned (seconds)
     janitor_interval_seconds: float = 60.0
