@@ -111,9 +111,10 @@ class FeatureUpdates:
             """INSERT INTO voucher_failures (kind, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
                ON CONFLICT DO NOTHING""", [k for k, _ in keys], [v for _, v in keys])
         rows = await ctx.conn.fetch(
-            """SELECT v.kind, v.value, v.failures, v.locked_until FROM voucher_failures v
-               JOIN unnest($1::text[], $2::text[]) AS q(kind, value) ON v.kind = q.kind AND v.value = q.value
-               ORDER BY v.kind, v.value FOR UPDATE OF v""",
+            """SELECT v.kind, v.value, v.failures, v.locked_until
+               FROM unnest($1::text[], $2::text[]) AS q(kind, value)
+               CROSS JOIN LATERAL (SELECT * FROM voucher_failures v WHERE v.kind = q.kind AND v.value = q.value
+                                   ORDER BY v.kind, v.value FOR UPDATE) AS v""",
             [k for k, _ in keys], [v for _, v in keys])
         existing = {(r["kind"], r["value"]): r for r in rows}
         now = utcnow().timestamp()

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from risk.domain.engine import Outcome, RuleHit, Verdict
 from risk.domain.errors import InvalidRequest
 from risk.domain.features import ACTIONS, Attempt, normalise_ip
 from topup.common.v1 import common_pb2
+from topup.events.v1 import envelope_pb2
 from topup.events.v1 import risk_pb2 as events_pb2
 from topup.risk.v1 import risk_pb2
 from topup_platform import vocab
+from topup_platform.ids import new_id_str
 from topup_platform.timeutil import from_timestamp, to_timestamp, utcnow
 
 OUTCOME_TO_PB = {Outcome.ALLOW: risk_pb2.OUTCOME_ALLOW, Outcome.CHALLENGE: risk_pb2.OUTCOME_CHALLENGE,
                  Outcome.REVIEW: risk_pb2.OUTCOME_REVIEW, Outcome.DENY: risk_pb2.OUTCOME_DENY}
 _MAX_FIELD = 256
+DECISION_MADE = events_pb2.DecisionMade.DESCRIPTOR.full_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class StoredDecision:
     shadow: Verdict | None = None
     #: the attempt's inputs and the features the rules saw (audit); None when not loaded
     inputs: dict[str, Any] | None = field(default=None, compare=False)
+    #: the decision as callers see it, when already built
+    pb: risk_pb2.Decision | None = field(default=None, compare=False, repr=False)
 
 
 def attempt_from_pb(request: risk_pb2.EvaluateRequest) -> tuple[Attempt, dict[str, Any]]:
@@ -66,7 +72,7 @@ def attempt_from_pb(request: risk_pb2.EvaluateRequest) -> tuple[Attempt, dict[st
         sku=request.sku, amount_fen=request.amount_fen, payment_method=method,
         # a payer account is only meaningful at its provider: alipay:2088... and wechat:2088... are two payers
         payer=f"{method}:{payer}" if payer else "", device=request.device_id.strip(), ip=ip,
-        user=request.user_id, occurred_at=occurred,
+        user=request.user_id, occurred_at=occurred, trace=dict(request.trace_context),
     )
     inputs = {
         "action": action, "channel_id": attempt.channel_id, "account_type": attempt.account_type,
@@ -83,7 +89,7 @@ def hits_json(verdict: Verdict) -> list[dict[str, Any]]:
             for h in verdict.hits]
 
 
-def _verdict_pb(v: Verdict, decision_id: str, decided_at: datetime) -> risk_pb2.Decision:
+def _verdict_pb(v: Verdict, decision_id: str, decided_at: datetime | Timestamp) -> risk_pb2.Decision:
     return risk_pb2.Decision(
         decision_id=decision_id,
         outcome=OUTCOME_TO_PB[v.outcome],
@@ -92,12 +98,14 @@ def _verdict_pb(v: Verdict, decision_id: str, decided_at: datetime) -> risk_pb2.
                                       score=h.score) for h in v.hits],
         ruleset_version=v.ruleset_version,
         reason_code=v.reason_code,
-        decided_at=to_timestamp(decided_at),
+        decided_at=decided_at if isinstance(decided_at, Timestamp) else to_timestamp(decided_at),
     )
 
 
 def decision_to_pb(stored: StoredDecision, *, audit: bool = False) -> risk_pb2.Decision:
     """The decision as callers see it; `audit` adds the shadow decision and the inputs (GetDecision)."""
+    if stored.pb is not None and not audit:
+        return stored.pb
     pb = _verdict_pb(stored.verdict, str(stored.decision_id), stored.decided_at)
     if audit:
         if stored.shadow is not None:
@@ -105,6 +113,20 @@ def decision_to_pb(stored: StoredDecision, *, audit: bool = False) -> risk_pb2.D
         if stored.inputs is not None:
             pb.inputs_json = orjson.dumps(stored.inputs).decode()
     return pb
+
+
+def with_pb(stored: StoredDecision, decided_at: Timestamp) -> StoredDecision:
+    """The same decision, its message built once (for the reply and the event)."""
+    return replace(stored, pb=_verdict_pb(stored.verdict, str(stored.decision_id), decided_at))
+
+
+def decision_envelope(stored: StoredDecision, attempt: Attempt, at: Timestamp, producer: str) -> tuple[str, bytes]:
+    """The DecisionMade event's id and envelope (key: the decision id), continuing the request's trace."""
+    envelope = envelope_pb2.EventEnvelope(
+        event_id=new_id_str(), event_type=DECISION_MADE, occurred_at=at, aggregate_type="risk_decision",
+        aggregate_id=str(stored.decision_id), trace_context=attempt.trace, producer=producer)
+    envelope.payload.Pack(decision_event(stored, attempt))
+    return envelope.event_id, envelope.SerializeToString()
 
 
 def decision_event(stored: StoredDecision, attempt: Attempt) -> events_pb2.DecisionMade:

@@ -13,7 +13,7 @@ import orjson
 from prometheus_client import Counter
 
 from risk import repository
-from risk.convert import StoredDecision, decision_event, hits_json, stored_from_row
+from risk.convert import DECISION_MADE, StoredDecision, decision_envelope, hits_json, stored_from_row, with_pb
 from risk.domain import features as feat
 from risk.domain import rules
 from risk.domain.engine import Verdict
@@ -23,8 +23,8 @@ from risk.rulebook import RuleBook
 from topup_platform.events import RISK_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
-from topup_platform.outbox import Outbox, OutboxRow, row_arrays
-from topup_platform.timeutil import utcnow
+from topup_platform.outbox import Outbox
+from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)
 
@@ -33,6 +33,17 @@ DECISIONS = Counter("topup_risk_decisions_total", "Decisions by rule-set mode, a
 RULE_HITS = Counter("topup_risk_rule_hits_total", "Rules that fired, by mode and rule", ["mode", "rule"])
 RULE_ERRORS = Counter("topup_risk_rule_errors_total", "Rules whose expression failed at run time (not fired)",
                       ["version", "rule"])
+
+
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+
+
+def _count(counter: Counter, *labels: str) -> None:
+    """counter.labels(*labels).inc(), without looking the child up every time (the decision path)."""
+    child = _CHILDREN.get((counter, *labels))
+    if child is None:
+        child = _CHILDREN[(counter, *labels)] = counter.labels(*labels)
+    child.inc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +104,8 @@ class RiskService:
         velocity = feat.velocity_features(batch, counted, seen.counters, new_accounts, now_minute, windows)
 
         fresh: dict[str, StoredDecision] = {}
-        columns: list[list[Any]] = [[] for _ in repository.DECISION_COLUMNS]
-        events: list[OutboxRow] = []
+        records: list[dict[str, Any]] = []
+        decided_at = to_timestamp(now)
         for i, (attempt, inputs) in enumerate(unique.values()):
             listed = {(lst, kind) for kind, value in attempt.list_subjects()
                       for lst in feat.LISTS if (lst, f"{kind}:{value}") in seen.listed}
@@ -109,29 +120,33 @@ class RiskService:
             shadow = self._apply(loaded.shadow, context, "shadow", attempt.action) if loaded.shadow else None
             record = {**inputs, "features": _features_seen(velocity[i], blocked, allowed, locked_out, history,
                                                            attempt.key in seen.claimed)}
-            decision = StoredDecision(new_id(), live, now, shadow, record)
+            decision = with_pb(StoredDecision(new_id(), live, now, shadow, record), decided_at)
             fresh[attempt.key] = decision
-            row = [decision.decision_id, attempt.key, attempt.action, attempt.channel_id, attempt.account_type,
-                   attempt.account_id, attempt.amount_fen, live.outcome.value, live.score, live.reason_code,
-                   orjson.dumps(hits_json(live)).decode(), live.ruleset_version, orjson.dumps(record).decode(), now,
-                   shadow.ruleset_version if shadow else None, shadow.outcome.value if shadow else None,
-                   shadow.score if shadow else None, shadow.reason_code if shadow else None,
-                   orjson.dumps(hits_json(shadow)).decode() if shadow else None]
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
-            events.append(self.outbox.row(RISK_TOPIC, decision_event(decision, attempt),
-                                          aggregate_type="risk_decision", aggregate_id=str(decision.decision_id)))
+            event_id, envelope = decision_envelope(decision, attempt, decided_at, self.outbox.producer_name)
+            records.append({
+                "decision_id": decision.decision_id, "idempotency_key": attempt.key, "action": attempt.action,
+                "channel_id": attempt.channel_id, "account_type": attempt.account_type,
+                "account_id": attempt.account_id, "amount_fen": attempt.amount_fen, "outcome": live.outcome.value,
+                "score": live.score, "reason_code": live.reason_code, "rules_fired": hits_json(live),
+                "ruleset_version": live.ruleset_version, "inputs": record, "decided_at": now,
+                "shadow_ruleset_version": shadow.ruleset_version if shadow else None,
+                "shadow_outcome": shadow.outcome.value if shadow else None,
+                "shadow_score": shadow.score if shadow else None,
+                "shadow_reason_code": shadow.reason_code if shadow else None,
+                "shadow_rules_fired": hits_json(shadow) if shadow else None,
+                "event_id": event_id, "envelope": envelope.hex(),
+            })
         async with self.pool.acquire() as conn:
-            stored = await repository.record(conn, columns, row_arrays(events))
+            stored = await repository.record(conn, records, RISK_TOPIC, DECISION_MADE)
             decided_before = [key for key in unique if key not in stored]
             earlier = await repository.decisions_by_key(conn, decided_before) if decided_before else {}
         if stored:
             self.outbox.wake()
         for key in stored:
             d = fresh[key]
-            DECISIONS.labels("live", unique[key][0].action, d.verdict.outcome.value).inc()
+            _count(DECISIONS, "live", unique[key][0].action, d.verdict.outcome.value)
             if d.shadow is not None:
-                DECISIONS.labels("shadow", unique[key][0].action, d.shadow.outcome.value).inc()
+                _count(DECISIONS, "shadow", unique[key][0].action, d.shadow.outcome.value)
         return [stored_from_row(earlier[a.key]) if a.key in earlier else fresh[a.key] for a, _ in attempts]
 
     @staticmethod
@@ -141,7 +156,7 @@ class RiskService:
             RULE_ERRORS.labels(ruleset.label, rule_id).inc()
             log.warning("rule failed at run time", version=ruleset.label, rule=rule_id, error=error)
         for hit in result.verdict.hits:
-            RULE_HITS.labels(mode, hit.rule_id).inc()
+            _count(RULE_HITS, mode, hit.rule_id)
         return result.verdict
 
     async def get(self, decision_id: UUID) -> StoredDecision | None:

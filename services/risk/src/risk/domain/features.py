@@ -85,6 +85,8 @@ class Attempt:
     ip: str
     user: str
     occurred_at: datetime
+    #: W3C trace context of the request (its DecisionMade event continues that trace)
+    trace: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def subjects(self) -> dict[str, str]:
         """The velocity subjects this attempt has (an empty field is no subject)."""
@@ -138,10 +140,6 @@ class CounterState:
                    {p: (int(v[0]), int(v[1])) for p, v in new_peers.items()})
 
 
-def _zero(windows: Mapping[str, int]) -> dict[str, int]:
-    return {f"{metric}_{w}": 0 for w in windows for metric in METRICS}
-
-
 def velocity_features(
     attempts: Sequence[Attempt],
     counted: set[int],
@@ -154,51 +152,75 @@ def velocity_features(
 
     `counted`: the attempts this batch counted (a retried attempt counts nothing again); `states`: the counter
     rows after the batch; `new_accounts`: accounts with no successful recharge (whose attempts the SQL added to
-    `new_peers`)."""
-    out: list[dict[str, dict[str, int]]] = [{s: _zero(windows) for s in SUBJECTS} for _ in attempts]
+    `new_peers`). One pass over each row, whatever the number of windows."""
+    spans = [(now_minute - minutes, f"count_{w}", f"amount_{w}", f"accounts_{w}", f"new_accounts_{w}")
+             for w, minutes in windows.items()]
+    zero = {name: 0 for span in spans for name in span[1:]}
+    out: list[dict[str, dict[str, int]]] = [{s: dict(zero) for s in SUBJECTS} for _ in attempts]
     by_row: dict[tuple[str, str], list[CounterItem]] = {}
     for item in counter_items(attempts):
         by_row.setdefault((item.dim, item.key), []).append(item)
+    empty = CounterState()
     for row_key, items in by_row.items():
-        state = states.get(row_key) or CounterState()
+        state = states.get(row_key, empty)
         mine = [it for it in items if it.attempt in counted]
-        # What the row held before this batch: take the batch's own additions out again.
         n_batch, amount_batch = len(mine), sum(it.amount for it in mine)
-        buckets = dict(state.buckets)
-        if n_batch:
-            n, amount = buckets.get(now_minute, (n_batch, amount_batch))
-            buckets[now_minute] = (max(0, n - n_batch), max(0, amount - amount_batch))
         batch_peers = {it.peer for it in mine if it.peer}
         batch_new = batch_peers & new_accounts
-        peers_before = {p: (prev if p in batch_peers else last) for p, (last, prev) in state.peers.items()}
-        new_before = {p: (prev if p in batch_new else last) for p, (last, prev) in state.new_peers.items()}
-        base = {}
-        for w, minutes in windows.items():
-            start = now_minute - minutes
-            base[w] = (
-                sum(n for m, (n, _) in buckets.items() if m > start),
-                sum(a for m, (_, a) in buckets.items() if m > start),
-                {p for p, last in peers_before.items() if last > start},
-                {p for p, last in new_before.items() if last > start},
-            )
-        seen: set[str] = set()
-        seen_new: set[str] = set()
+        # What the row held before this batch (the batch's own additions taken out again), per window.
+        count = [0] * len(spans)
+        amount = [0] * len(spans)
+        accounts = [0] * len(spans)
+        new = [0] * len(spans)
+        for minute, (n, a) in state.buckets.items():
+            if minute == now_minute:
+                n, a = max(0, n - n_batch), max(0, a - amount_batch)
+            for j, span in enumerate(spans):
+                if minute > span[0]:
+                    count[j] += n
+                    amount[j] += a
+        for peers, into, touched in ((state.peers, accounts, batch_peers), (state.new_peers, new, batch_new)):
+            for p, (last, prev) in peers.items():
+                seen_before = prev if p in touched else last
+                for j, span in enumerate(spans):
+                    if seen_before > span[0]:
+                        into[j] += 1
+
+        # The batch's accounts, each with when it was seen before the batch: it adds to a window it was not in.
+        seen: list[int] = []
+        seen_new: list[int] = []
         n_so_far = amount_so_far = 0
         subject = row_key[0].split(":", 1)[1]
+        added: set[str] = set()
         for it in items:
             if it.attempt in counted:
                 n_so_far += 1
                 amount_so_far += it.amount
-                if it.peer:
-                    seen.add(it.peer)
+                if it.peer and it.peer not in added:
+                    added.add(it.peer)
+                    last, prev = state.peers.get(it.peer, (0, 0))
+                    seen.append(prev if it.peer in batch_peers else last)
                     if it.peer in new_accounts:
-                        seen_new.add(it.peer)
+                        last, prev = state.new_peers.get(it.peer, (0, 0))
+                        seen_new.append(prev if it.peer in batch_new else last)
             features = out[it.attempt][subject]
-            for w, (n, amount, peers, new) in base.items():
-                features[f"count_{w}"] = n + n_so_far
-                features[f"amount_{w}"] = amount + amount_so_far
-                features[f"accounts_{w}"] = len(peers | seen)
-                features[f"new_accounts_{w}"] = len(new | seen_new)
+            for j, (start, count_name, amount_name, acc, nacc) in enumerate(spans):
+                features[count_name] = count[j] + n_so_far
+                features[amount_name] = amount[j] + amount_so_far
+                if seen:
+                    extra = 0
+                    for minute in seen:
+                        if minute <= start:
+                            extra += 1
+                    features[acc] = accounts[j] + extra
+                    extra = 0
+                    for minute in seen_new:
+                        if minute <= start:
+                            extra += 1
+                    features[nacc] = new[j] + extra
+                else:
+                    features[acc] = accounts[j]
+                    features[nacc] = new[j]
     return out
 
 
