@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +19,7 @@ from topup.events.v1 import envelope_pb2
 from topup.events.v1 import risk_pb2 as events_pb2
 from topup.risk.v1 import risk_pb2
 from topup_platform import vocab
-from topup_platform.ids import new_id_str
+from topup_platform.ids import new_id, new_id_str
 from topup_platform.timeutil import from_timestamp, to_timestamp, utcnow
 
 OUTCOME_TO_PB = {Outcome.ALLOW: risk_pb2.OUTCOME_ALLOW, Outcome.CHALLENGE: risk_pb2.OUTCOME_CHALLENGE,
@@ -115,9 +115,12 @@ def decision_to_pb(stored: StoredDecision, *, audit: bool = False) -> risk_pb2.D
     return pb
 
 
-def with_pb(stored: StoredDecision, decided_at: Timestamp) -> StoredDecision:
-    """The same decision, its message built once (for the reply and the event)."""
-    return replace(stored, pb=_verdict_pb(stored.verdict, str(stored.decision_id), decided_at))
+def new_decision(verdict: Verdict, shadow: Verdict | None, inputs: dict[str, Any], decided_at: datetime,
+                 decided_at_pb: Timestamp) -> StoredDecision:
+    """A fresh decision, its message built once (for the reply and the event)."""
+    decision_id = new_id()
+    return StoredDecision(decision_id, verdict, decided_at, shadow, inputs,
+                          _verdict_pb(verdict, str(decision_id), decided_at_pb))
 
 
 def decision_envelope(stored: StoredDecision, attempt: Attempt, at: Timestamp, producer: str) -> tuple[str, bytes]:

@@ -13,7 +13,7 @@ import orjson
 from prometheus_client import Counter
 
 from risk import repository
-from risk.convert import DECISION_MADE, StoredDecision, decision_envelope, hits_json, stored_from_row, with_pb
+from risk.convert import DECISION_MADE, StoredDecision, decision_envelope, hits_json, new_decision, stored_from_row
 from risk.domain import features as feat
 from risk.domain import rules
 from risk.domain.engine import Verdict
@@ -21,7 +21,6 @@ from risk.domain.errors import InvalidRequest, RuleSetInvalid, RuleSetIsLive, Ru
 from risk.domain.features import Attempt
 from risk.rulebook import RuleBook
 from topup_platform.events import RISK_TOPIC
-from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
 from topup_platform.timeutil import to_timestamp, utcnow
@@ -120,7 +119,7 @@ class RiskService:
             shadow = self._apply(loaded.shadow, context, "shadow", attempt.action) if loaded.shadow else None
             record = {**inputs, "features": _features_seen(velocity[i], blocked, allowed, locked_out, history,
                                                            attempt.key in seen.claimed)}
-            decision = with_pb(StoredDecision(new_id(), live, now, shadow, record), decided_at)
+            decision = new_decision(live, shadow, record, now, decided_at)
             fresh[attempt.key] = decision
             event_id, envelope = decision_envelope(decision, attempt, decided_at, self.outbox.producer_name)
             records.append({

@@ -134,10 +134,9 @@ class CounterState:
 
     @classmethod
     def from_row(cls, value: Sequence[Any]) -> CounterState:
-        buckets, peers, new_peers = value
-        return cls({int(m): (int(v[0]), int(v[1])) for m, v in buckets.items()},
-                   {p: (int(v[0]), int(v[1])) for p, v in peers.items()},
-                   {p: (int(v[0]), int(v[1])) for p, v in new_peers.items()})
+        buckets, peers, new_peers = value  # JSON: its numbers are ints already
+        return cls({int(m): (v[0], v[1]) for m, v in buckets.items()}, {p: (v[0], v[1]) for p, v in peers.items()},
+                   {p: (v[0], v[1]) for p, v in new_peers.items()})
 
 
 def velocity_features(
