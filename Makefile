@@ -14,7 +14,7 @@ export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
 	@echo "make test     lint, proto freshness, unit + integration + e2e + deployment tests"
-	@echo "make bench    intake capacity and latency benchmarks (not part of make test)"
+	@echo "make bench    intake capacity and latency, and the risk decision latency (not part of make test)"
 	@echo "make protos   regenerate libs/topup-protos from protos/"
 	@echo "make lint     ruff and mypy"
 
@@ -67,6 +67,7 @@ test-deploy: install deploy-tools
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
 	$(UV) run --frozen --no-sync python -m bench
+	$(UV) run --frozen --no-sync python -m bench.risk
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

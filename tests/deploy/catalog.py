@@ -29,8 +29,8 @@ from topup_platform.settings import PlatformSettings
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Processes that open more than one asyncpg pool of `db_pool_max` (the gateway keeps nonces in a second one:
-#: gateway/app.py). Used for the PostgreSQL connection budget.
-POOLS_PER_REPLICA = {"gateway": 2}
+#: gateway/app.py; risk counts velocity in a second one: risk/main.py). Used for the PostgreSQL connection budget.
+POOLS_PER_REPLICA = {"gateway": 2, "risk": 2}
 
 
 @dataclass(frozen=True)

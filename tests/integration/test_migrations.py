@@ -58,7 +58,7 @@ async def test_concurrent_migrations_do_not_collide(infra, schema: str) -> None:
     conns = [await asyncpg.connect(infra.database_url) for _ in range(4)]
     try:
         results = await asyncio.gather(*(migrate(c, schema, service_migrations("risk")) for c in conns))
-        assert sorted(len(r) for r in results) == [0, 0, 0, 2]  # exactly one runner applied them
+        assert sorted(len(r) for r in results) == [0, 0, 0, len(service_migrations("risk"))]  # exactly one ran
     finally:
         for c in conns:
             await c.close()

@@ -21,6 +21,7 @@ from gateway.routes import (
     admin_orders,
     admin_refunds,
     admin_review,
+    admin_risk,
     balance,
     health,
     history,
@@ -144,6 +145,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(admin_review.router)
     app.include_router(admin_refunds.router)
     app.include_router(payment_notices.router)
+    app.include_router(admin_risk.router)
     app.include_router(health.router)
     _document_errors(app)
     return app

@@ -85,6 +85,11 @@ _SPECS = [
               "The BOSS adapter is still working on this order: wait for its outcome"),
     ErrorSpec("BOSS_CONFIRMED_CREDITED", 409, "计费系统已确认充值成功,不能确认为未到账",
               "BOSS confirmed the credit: the order cannot be confirmed not credited"),
+    ErrorSpec("RISK_RULESET_INVALID", 422, "风控规则集无效(详情列出每处问题),未保存",
+              "The risk rule-set is not valid (details name each problem); nothing was stored"),
+    ErrorSpec("RISK_RULESET_NOT_FOUND", 404, "风控规则集版本不存在", "No risk rule-set has this version"),
+    ErrorSpec("RISK_RULESET_IS_LIVE", 409, "该规则集版本已在生效,不能同时影子运行",
+              "This rule-set version is live; it cannot also run in shadow"),
     # --- availability
     ErrorSpec("RATE_LIMITED", 429, "请求过于频繁,请稍后重试", "Too many requests; retry later"),
     ErrorSpec("SERVICE_UNAVAILABLE", 503, "服务暂时不可用,请使用相同渠道订单号重试",

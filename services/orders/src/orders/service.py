@@ -155,6 +155,8 @@ class OrdersService:
             raise InvalidRequest(f"an order cannot be created on a {decision.outcome.value} decision")
         product, price = snapshot.check_price(req.channel_id, req.account, req.sku, req.payment.paid_fen)
         transition, reason_code = _FIRST_TRANSITION[decision.outcome]
+        if decision.outcome is RiskOutcome.DENY and decision.reason_code:
+            reason_code = decision.reason_code  # why the risk engine refused: RISK_BLOCKLISTED, RISK_VELOCITY...
         now = utcnow()
         order = Order(
             order_id=new_id(), channel_id=req.channel_id, channel_order_id=req.channel_order_id,

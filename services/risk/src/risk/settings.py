@@ -13,3 +13,12 @@ class RiskSettings(PlatformSettings):
     db_schema: ClassVar[str] = "risk"
 
     grpc_port: int = 50051
+    #: how often each replica checks whether another rule-set version was deployed (seconds)
+    rules_refresh_seconds: float = 1.0
+    #: at most this many concurrent Evaluate calls are decided together (two SQL statements per batch)
+    evaluate_batch_max: int = 128
+    #: velocity counting commits asynchronously (synchronous_commit off): a PostgreSQL crash may forget the
+    #: last few hundred milliseconds of counts, never a decision. False: every count is durable first.
+    features_async_commit: bool = True
+    #: how often stale claims, counters and voucher failures are pruned (seconds)
+    janitor_interval_seconds: float = 60.0

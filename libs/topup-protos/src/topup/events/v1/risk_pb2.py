@@ -26,7 +26,7 @@ from topup.risk.v1 import risk_pb2 as topup_dot_risk_dot_v1_dot_risk__pb2
 from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atopup/events/v1/risk.proto\x12\x0ftopup.events.v1\x1a\x18topup/risk/v1/risk.proto\x1a\x1ctopup/common/v1/common.proto\"\xa5\x01\n\x0c\x44\x65\x63isionMade\x12)\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.topup.risk.v1.Decision\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x12\n\nchannel_id\x18\x03 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atopup/events/v1/risk.proto\x12\x0ftopup.events.v1\x1a\x18topup/risk/v1/risk.proto\x1a\x1ctopup/common/v1/common.proto\"\xde\x01\n\x0c\x44\x65\x63isionMade\x12)\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.topup.risk.v1.Decision\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x12\n\nchannel_id\x18\x03 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12\'\n\x06shadow\x18\x06 \x01(\x0b\x32\x17.topup.risk.v1.Decision\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.events.v1.risk_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DECISIONMADE']._serialized_start=104
-  _globals['_DECISIONMADE']._serialized_end=269
+  _globals['_DECISIONMADE']._serialized_end=326
 # @@protoc_insertion_point(module_scope)

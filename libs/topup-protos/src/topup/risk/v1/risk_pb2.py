@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18topup/risk/v1/risk.proto\x12\rtopup.risk.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"\xa4\x03\n\x0f\x45valuateRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12)\n\x07payment\x18\x06 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x11\n\tdevice_id\x18\x07 \x01(\t\x12\n\n\x02ip\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12/\n\x0boccurred_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x0b \x01(\t\x12G\n\rtrace_context\x18\x0c \x03(\x0b\x32\x30.topup.risk.v1.EvaluateRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x14\x45valuateBatchRequest\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.topup.risk.v1.EvaluateRequest\"p\n\x0e\x45valuateResult\x12+\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.topup.risk.v1.DecisionH\x00\x12\'\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.topup.common.v1.ErrorH\x00\x42\x08\n\x06result\"G\n\x15\x45valuateBatchResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.topup.risk.v1.EvaluateResult\"g\n\x07RuleHit\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\'\n\x07outcome\x18\x03 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x04 \x01(\x05\"\xe2\x01\n\x08\x44\x65\x63ision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x03 \x01(\x05\x12+\n\x0brules_fired\x18\x04 \x03(\x0b\x32\x16.topup.risk.v1.RuleHit\x12\x17\n\x0fruleset_version\x18\x05 \x01(\t\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12.\n\ndecided_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x12GetDecisionRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t*r\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n\rOUTCOME_ALLOW\x10\x01\x12\x15\n\x11OUTCOME_CHALLENGE\x10\x02\x12\x12\n\x0eOUTCOME_REVIEW\x10\x03\x12\x10\n\x0cOUTCOME_DENY\x10\x04\x32\xf9\x01\n\x0bRiskService\x12\x43\n\x08\x45valuate\x12\x1e.topup.risk.v1.EvaluateRequest\x1a\x17.topup.risk.v1.Decision\x12Z\n\rEvaluateBatch\x12#.topup.risk.v1.EvaluateBatchRequest\x1a$.topup.risk.v1.EvaluateBatchResponse\x12I\n\x0bGetDecision\x12!.topup.risk.v1.GetDecisionRequest\x1a\x17.topup.risk.v1.Decisionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18topup/risk/v1/risk.proto\x12\rtopup.risk.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"\xa4\x03\n\x0f\x45valuateRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12\x12\n\namount_fen\x18\x05 \x01(\x03\x12)\n\x07payment\x18\x06 \x01(\x0b\x32\x18.topup.common.v1.Payment\x12\x11\n\tdevice_id\x18\x07 \x01(\t\x12\n\n\x02ip\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12/\n\x0boccurred_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x0b \x01(\t\x12G\n\rtrace_context\x18\x0c \x03(\x0b\x32\x30.topup.risk.v1.EvaluateRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x14\x45valuateBatchRequest\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.topup.risk.v1.EvaluateRequest\"p\n\x0e\x45valuateResult\x12+\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.topup.risk.v1.DecisionH\x00\x12\'\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.topup.common.v1.ErrorH\x00\x42\x08\n\x06result\"G\n\x15\x45valuateBatchResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.topup.risk.v1.EvaluateResult\"g\n\x07RuleHit\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\'\n\x07outcome\x18\x03 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x04 \x01(\x05\"\xa0\x02\n\x08\x44\x65\x63ision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05score\x18\x03 \x01(\x05\x12+\n\x0brules_fired\x18\x04 \x03(\x0b\x32\x16.topup.risk.v1.RuleHit\x12\x17\n\x0fruleset_version\x18\x05 \x01(\t\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12.\n\ndecided_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x06shadow\x18\x08 \x01(\x0b\x32\x17.topup.risk.v1.Decision\x12\x13\n\x0binputs_json\x18\t \x01(\t\")\n\x12GetDecisionRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\"\xc5\x01\n\x07RuleSet\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x11\n\tbody_json\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.topup.risk.v1.RuleSetStatus\x12\x0c\n\x04note\x18\x04 \x01(\t\x12*\n\ncreated_by\x18\x05 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x14\x43reateRuleSetRequest\x12\x11\n\tbody_json\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\x12%\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\"$\n\x11GetRuleSetRequest\x12\x0f\n\x07version\x18\x01 \x01(\x05\"$\n\x13ListRuleSetsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"m\n\x14ListRuleSetsResponse\x12)\n\trule_sets\x18\x01 \x03(\x0b\x32\x16.topup.risk.v1.RuleSet\x12*\n\x05state\x18\x02 \x01(\x0b\x32\x1b.topup.risk.v1.RuleSetState\"\x85\x01\n\x14\x44\x65ployRuleSetRequest\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.topup.risk.v1.DeployMode\x12%\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12\x0c\n\x04note\x18\x04 \x01(\t\":\n\x11StopShadowRequest\x12%\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x16.topup.common.v1.Actor\"\x18\n\x16GetRuleSetStateRequest\"\xd0\x01\n\x0cRuleSetState\x12\x14\n\x0clive_version\x18\x01 \x01(\x05\x12\x16\n\x0eshadow_version\x18\x02 \x01(\x05\x12\x12\n\ngeneration\x18\x03 \x01(\x03\x12.\n\nchanged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nchanged_by\x18\x05 \x01(\t\x12\x1b\n\x13loaded_live_version\x18\x06 \x01(\x05\x12\x1d\n\x15loaded_shadow_version\x18\x07 \x01(\x05\"n\n\x14\x43ompareShadowRequest\x12\x16\n\x0eshadow_version\x18\x01 \x01(\x05\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bsample_size\x18\x03 \x01(\x05\"j\n\x0bOutcomePair\x12$\n\x04live\x18\x01 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12&\n\x06shadow\x18\x02 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"\xcf\x01\n\x10ShadowDifference\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12$\n\x04live\x18\x02 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12&\n\x06shadow\x18\x03 \x01(\x0e\x32\x16.topup.risk.v1.Outcome\x12\x12\n\nlive_rules\x18\x04 \x03(\t\x12\x14\n\x0cshadow_rules\x18\x05 \x03(\t\x12.\n\ndecided_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc9\x01\n\x10ShadowComparison\x12\x16\n\x0eshadow_version\x18\x01 \x01(\x05\x12\x15\n\rlive_versions\x18\x02 \x03(\t\x12\x11\n\tdecisions\x18\x03 \x01(\x03\x12\x12\n\nagreements\x18\x04 \x01(\x03\x12)\n\x05pairs\x18\x05 \x03(\x0b\x32\x1a.topup.risk.v1.OutcomePair\x12\x34\n\x0b\x64ifferences\x18\x06 \x03(\x0b\x32\x1f.topup.risk.v1.ShadowDifference\"\xd2\x01\n\tListEntry\x12\x0c\n\x04list\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12*\n\ncreated_by\x18\x06 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x13PutListEntryRequest\x12\'\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x18.topup.risk.v1.ListEntry\x12%\n\x05\x61\x63tor\x18\x02 \x01(\x0b\x32\x16.topup.common.v1.Actor\"j\n\x16\x44\x65leteListEntryRequest\x12\x0c\n\x04list\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12%\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x16.topup.common.v1.Actor\"*\n\x17\x44\x65leteListEntryResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x85\x01\n\x16ListListEntriesRequest\x12\x0c\n\x04list\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x12\n\nafter_kind\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x66ter_value\x18\x05 \x01(\t\x12\x17\n\x0finclude_expired\x18\x06 \x01(\x08\"D\n\x17ListListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.topup.risk.v1.ListEntry\"0\n\x11GetLockoutRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x81\x01\n\x07Lockout\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0e\n\x06locked\x18\x03 \x01(\x08\x12\x30\n\x0clocked_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frecent_failures\x18\x05 \x01(\x05\"i\n\x13\x43learLockoutRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12%\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12\x0e\n\x06reason\x18\x04 \x01(\t*r\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n\rOUTCOME_ALLOW\x10\x01\x12\x15\n\x11OUTCOME_CHALLENGE\x10\x02\x12\x12\n\x0eOUTCOME_REVIEW\x10\x03\x12\x10\n\x0cOUTCOME_DENY\x10\x04*\x9e\x01\n\rRuleSetStatus\x12\x1f\n\x1bRULE_SET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15RULE_SET_STATUS_DRAFT\x10\x01\x12\x18\n\x14RULE_SET_STATUS_LIVE\x10\x02\x12\x1a\n\x16RULE_SET_STATUS_SHADOW\x10\x03\x12\x1b\n\x17RULE_SET_STATUS_RETIRED\x10\x04*W\n\nDeployMode\x12\x1b\n\x17\x44\x45PLOY_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45PLOY_MODE_LIVE\x10\x01\x12\x16\n\x12\x44\x45PLOY_MODE_SHADOW\x10\x02\x32\xdc\t\n\x0bRiskService\x12\x43\n\x08\x45valuate\x12\x1e.topup.risk.v1.EvaluateRequest\x1a\x17.topup.risk.v1.Decision\x12Z\n\rEvaluateBatch\x12#.topup.risk.v1.EvaluateBatchRequest\x1a$.topup.risk.v1.EvaluateBatchResponse\x12I\n\x0bGetDecision\x12!.topup.risk.v1.GetDecisionRequest\x1a\x17.topup.risk.v1.Decision\x12L\n\rCreateRuleSet\x12#.topup.risk.v1.CreateRuleSetRequest\x1a\x16.topup.risk.v1.RuleSet\x12\x46\n\nGetRuleSet\x12 .topup.risk.v1.GetRuleSetRequest\x1a\x16.topup.risk.v1.RuleSet\x12W\n\x0cListRuleSets\x12\".topup.risk.v1.ListRuleSetsRequest\x1a#.topup.risk.v1.ListRuleSetsResponse\x12Q\n\rDeployRuleSet\x12#.topup.risk.v1.DeployRuleSetRequest\x1a\x1b.topup.risk.v1.RuleSetState\x12K\n\nStopShadow\x12 .topup.risk.v1.StopShadowRequest\x1a\x1b.topup.risk.v1.RuleSetState\x12U\n\x0fGetRuleSetState\x12%.topup.risk.v1.GetRuleSetStateRequest\x1a\x1b.topup.risk.v1.RuleSetState\x12U\n\rCompareShadow\x12#.topup.risk.v1.CompareShadowRequest\x1a\x1f.topup.risk.v1.ShadowComparison\x12L\n\x0cPutListEntry\x12\".topup.risk.v1.PutListEntryRequest\x1a\x18.topup.risk.v1.ListEntry\x12`\n\x0f\x44\x65leteListEntry\x12%.topup.risk.v1.DeleteListEntryRequest\x1a&.topup.risk.v1.DeleteListEntryResponse\x12`\n\x0fListListEntries\x12%.topup.risk.v1.ListListEntriesRequest\x1a&.topup.risk.v1.ListListEntriesResponse\x12\x46\n\nGetLockout\x12 .topup.risk.v1.GetLockoutRequest\x1a\x16.topup.risk.v1.Lockout\x12J\n\x0c\x43learLockout\x12\".topup.risk.v1.ClearLockoutRequest\x1a\x16.topup.risk.v1.Lockoutb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_OUTCOME']._serialized_start=1164
-  _globals['_OUTCOME']._serialized_end=1278
+  _globals['_OUTCOME']._serialized_start=3762
+  _globals['_OUTCOME']._serialized_end=3876
+  _globals['_RULESETSTATUS']._serialized_start=3879
+  _globals['_RULESETSTATUS']._serialized_end=4037
+  _globals['_DEPLOYMODE']._serialized_start=4039
+  _globals['_DEPLOYMODE']._serialized_end=4126
   _globals['_EVALUATEREQUEST']._serialized_start=107
   _globals['_EVALUATEREQUEST']._serialized_end=527
   _globals['_EVALUATEREQUEST_TRACECONTEXTENTRY']._serialized_start=476
@@ -50,9 +54,53 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RULEHIT']._serialized_start=787
   _globals['_RULEHIT']._serialized_end=890
   _globals['_DECISION']._serialized_start=893
-  _globals['_DECISION']._serialized_end=1119
-  _globals['_GETDECISIONREQUEST']._serialized_start=1121
-  _globals['_GETDECISIONREQUEST']._serialized_end=1162
-  _globals['_RISKSERVICE']._serialized_start=1281
-  _globals['_RISKSERVICE']._serialized_end=1530
+  _globals['_DECISION']._serialized_end=1181
+  _globals['_GETDECISIONREQUEST']._serialized_start=1183
+  _globals['_GETDECISIONREQUEST']._serialized_end=1224
+  _globals['_RULESET']._serialized_start=1227
+  _globals['_RULESET']._serialized_end=1424
+  _globals['_CREATERULESETREQUEST']._serialized_start=1426
+  _globals['_CREATERULESETREQUEST']._serialized_end=1543
+  _globals['_GETRULESETREQUEST']._serialized_start=1545
+  _globals['_GETRULESETREQUEST']._serialized_end=1581
+  _globals['_LISTRULESETSREQUEST']._serialized_start=1583
+  _globals['_LISTRULESETSREQUEST']._serialized_end=1619
+  _globals['_LISTRULESETSRESPONSE']._serialized_start=1621
+  _globals['_LISTRULESETSRESPONSE']._serialized_end=1730
+  _globals['_DEPLOYRULESETREQUEST']._serialized_start=1733
+  _globals['_DEPLOYRULESETREQUEST']._serialized_end=1866
+  _globals['_STOPSHADOWREQUEST']._serialized_start=1868
+  _globals['_STOPSHADOWREQUEST']._serialized_end=1926
+  _globals['_GETRULESETSTATEREQUEST']._serialized_start=1928
+  _globals['_GETRULESETSTATEREQUEST']._serialized_end=1952
+  _globals['_RULESETSTATE']._serialized_start=1955
+  _globals['_RULESETSTATE']._serialized_end=2163
+  _globals['_COMPARESHADOWREQUEST']._serialized_start=2165
+  _globals['_COMPARESHADOWREQUEST']._serialized_end=2275
+  _globals['_OUTCOMEPAIR']._serialized_start=2277
+  _globals['_OUTCOMEPAIR']._serialized_end=2383
+  _globals['_SHADOWDIFFERENCE']._serialized_start=2386
+  _globals['_SHADOWDIFFERENCE']._serialized_end=2593
+  _globals['_SHADOWCOMPARISON']._serialized_start=2596
+  _globals['_SHADOWCOMPARISON']._serialized_end=2797
+  _globals['_LISTENTRY']._serialized_start=2800
+  _globals['_LISTENTRY']._serialized_end=3010
+  _globals['_PUTLISTENTRYREQUEST']._serialized_start=3012
+  _globals['_PUTLISTENTRYREQUEST']._serialized_end=3113
+  _globals['_DELETELISTENTRYREQUEST']._serialized_start=3115
+  _globals['_DELETELISTENTRYREQUEST']._serialized_end=3221
+  _globals['_DELETELISTENTRYRESPONSE']._serialized_start=3223
+  _globals['_DELETELISTENTRYRESPONSE']._serialized_end=3265
+  _globals['_LISTLISTENTRIESREQUEST']._serialized_start=3268
+  _globals['_LISTLISTENTRIESREQUEST']._serialized_end=3401
+  _globals['_LISTLISTENTRIESRESPONSE']._serialized_start=3403
+  _globals['_LISTLISTENTRIESRESPONSE']._serialized_end=3471
+  _globals['_GETLOCKOUTREQUEST']._serialized_start=3473
+  _globals['_GETLOCKOUTREQUEST']._serialized_end=3521
+  _globals['_LOCKOUT']._serialized_start=3524
+  _globals['_LOCKOUT']._serialized_end=3653
+  _globals['_CLEARLOCKOUTREQUEST']._serialized_start=3655
+  _globals['_CLEARLOCKOUTREQUEST']._serialized_end=3760
+  _globals['_RISKSERVICE']._serialized_start=4129
+  _globals['_RISKSERVICE']._serialized_end=5373
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,66 @@ class RiskServiceStub:
                 request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetDecisionRequest.SerializeToString,
                 response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.Decision.FromString,
                 _registered_method=True)
+        self.CreateRuleSet = channel.unary_unary(
+                '/topup.risk.v1.RiskService/CreateRuleSet',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.CreateRuleSetRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSet.FromString,
+                _registered_method=True)
+        self.GetRuleSet = channel.unary_unary(
+                '/topup.risk.v1.RiskService/GetRuleSet',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetRuleSetRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSet.FromString,
+                _registered_method=True)
+        self.ListRuleSets = channel.unary_unary(
+                '/topup.risk.v1.RiskService/ListRuleSets',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListRuleSetsRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListRuleSetsResponse.FromString,
+                _registered_method=True)
+        self.DeployRuleSet = channel.unary_unary(
+                '/topup.risk.v1.RiskService/DeployRuleSet',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.DeployRuleSetRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.FromString,
+                _registered_method=True)
+        self.StopShadow = channel.unary_unary(
+                '/topup.risk.v1.RiskService/StopShadow',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.StopShadowRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.FromString,
+                _registered_method=True)
+        self.GetRuleSetState = channel.unary_unary(
+                '/topup.risk.v1.RiskService/GetRuleSetState',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetRuleSetStateRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.FromString,
+                _registered_method=True)
+        self.CompareShadow = channel.unary_unary(
+                '/topup.risk.v1.RiskService/CompareShadow',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.CompareShadowRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ShadowComparison.FromString,
+                _registered_method=True)
+        self.PutListEntry = channel.unary_unary(
+                '/topup.risk.v1.RiskService/PutListEntry',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.PutListEntryRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListEntry.FromString,
+                _registered_method=True)
+        self.DeleteListEntry = channel.unary_unary(
+                '/topup.risk.v1.RiskService/DeleteListEntry',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.DeleteListEntryRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.DeleteListEntryResponse.FromString,
+                _registered_method=True)
+        self.ListListEntries = channel.unary_unary(
+                '/topup.risk.v1.RiskService/ListListEntries',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListListEntriesRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListListEntriesResponse.FromString,
+                _registered_method=True)
+        self.GetLockout = channel.unary_unary(
+                '/topup.risk.v1.RiskService/GetLockout',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetLockoutRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.Lockout.FromString,
+                _registered_method=True)
+        self.ClearLockout = channel.unary_unary(
+                '/topup.risk.v1.RiskService/ClearLockout',
+                request_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ClearLockoutRequest.SerializeToString,
+                response_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.Lockout.FromString,
+                _registered_method=True)
 
 
 class RiskServiceServicer:
@@ -72,7 +132,87 @@ class RiskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetDecision(self, request, context):
-        """Read a stored decision (audit).
+        """Read a stored decision (audit): with its inputs and, when one ran, the shadow rule-set's decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRuleSet(self, request, context):
+        """--- Rules are data: stored, versioned, validated; every replica applies a change within seconds.
+        Store a new version (validated first; nothing is stored when it is invalid). It is not deployed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRuleSet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRuleSets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeployRuleSet(self, request, context):
+        """Make a version the live one (it decides and is enforced) or the shadow one (it decides and is recorded
+        next to the live decision, never enforced).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopShadow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRuleSetState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareShadow(self, request, context):
+        """How the shadow version's decisions compare with the live ones made at the same time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutListEntry(self, request, context):
+        """--- Block and allow lists (accounts, payer accounts, devices, IPs, channels), with expiry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteListEntry(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListListEntries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLockout(self, request, context):
+        """--- Voucher PIN brute-force lockout (per account, device, IP).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearLockout(self, request, context):
+        """Lift a lockout early (a person confirmed the subscriber's identity).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,6 +235,66 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     servicer.GetDecision,
                     request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetDecisionRequest.FromString,
                     response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.Decision.SerializeToString,
+            ),
+            'CreateRuleSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRuleSet,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.CreateRuleSetRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSet.SerializeToString,
+            ),
+            'GetRuleSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRuleSet,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetRuleSetRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSet.SerializeToString,
+            ),
+            'ListRuleSets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuleSets,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListRuleSetsRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListRuleSetsResponse.SerializeToString,
+            ),
+            'DeployRuleSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeployRuleSet,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.DeployRuleSetRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.SerializeToString,
+            ),
+            'StopShadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopShadow,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.StopShadowRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.SerializeToString,
+            ),
+            'GetRuleSetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRuleSetState,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetRuleSetStateRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.SerializeToString,
+            ),
+            'CompareShadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareShadow,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.CompareShadowRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ShadowComparison.SerializeToString,
+            ),
+            'PutListEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutListEntry,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.PutListEntryRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListEntry.SerializeToString,
+            ),
+            'DeleteListEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteListEntry,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.DeleteListEntryRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.DeleteListEntryResponse.SerializeToString,
+            ),
+            'ListListEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListListEntries,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListListEntriesRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.ListListEntriesResponse.SerializeToString,
+            ),
+            'GetLockout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLockout,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.GetLockoutRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.Lockout.SerializeToString,
+            ),
+            'ClearLockout': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearLockout,
+                    request_deserializer=topup_dot_risk_dot_v1_dot_risk__pb2.ClearLockoutRequest.FromString,
+                    response_serializer=topup_dot_risk_dot_v1_dot_risk__pb2.Lockout.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +379,330 @@ class RiskService:
             '/topup.risk.v1.RiskService/GetDecision',
             topup_dot_risk_dot_v1_dot_risk__pb2.GetDecisionRequest.SerializeToString,
             topup_dot_risk_dot_v1_dot_risk__pb2.Decision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRuleSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/CreateRuleSet',
+            topup_dot_risk_dot_v1_dot_risk__pb2.CreateRuleSetRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.RuleSet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRuleSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/GetRuleSet',
+            topup_dot_risk_dot_v1_dot_risk__pb2.GetRuleSetRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.RuleSet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRuleSets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/ListRuleSets',
+            topup_dot_risk_dot_v1_dot_risk__pb2.ListRuleSetsRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.ListRuleSetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeployRuleSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/DeployRuleSet',
+            topup_dot_risk_dot_v1_dot_risk__pb2.DeployRuleSetRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopShadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/StopShadow',
+            topup_dot_risk_dot_v1_dot_risk__pb2.StopShadowRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRuleSetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/GetRuleSetState',
+            topup_dot_risk_dot_v1_dot_risk__pb2.GetRuleSetStateRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.RuleSetState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareShadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/CompareShadow',
+            topup_dot_risk_dot_v1_dot_risk__pb2.CompareShadowRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.ShadowComparison.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutListEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/PutListEntry',
+            topup_dot_risk_dot_v1_dot_risk__pb2.PutListEntryRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.ListEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteListEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/DeleteListEntry',
+            topup_dot_risk_dot_v1_dot_risk__pb2.DeleteListEntryRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.DeleteListEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListListEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/ListListEntries',
+            topup_dot_risk_dot_v1_dot_risk__pb2.ListListEntriesRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.ListListEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLockout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/GetLockout',
+            topup_dot_risk_dot_v1_dot_risk__pb2.GetLockoutRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.Lockout.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearLockout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/topup.risk.v1.RiskService/ClearLockout',
+            topup_dot_risk_dot_v1_dot_risk__pb2.ClearLockoutRequest.SerializeToString,
+            topup_dot_risk_dot_v1_dot_risk__pb2.Lockout.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,67 @@
+"""Forgets what no rule can see any more: claims older than a day, counter rows untouched for longer than the
+longest window, voucher failures older than a day that lock nothing. One replica at a time (advisory lock),
+in small batches so that no statement holds many row locks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+
+from risk.domain.features import HORIZON_MINUTES
+from topup_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+_LOCK = 0x5249534B4A  # "RISKJ"
+_BATCH = 5000
+_PRUNE = [
+    "DELETE FROM claims WHERE ctid = ANY(ARRAY(SELECT ctid FROM claims WHERE claimed_at < now() - interval '1 day' "
+    "LIMIT $1))",
+    # no index on updated_at (it would stop updates being HOT): one scan, rows nobody has touched for a day
+    f"DELETE FROM counters WHERE updated_at < now() - interval '{HORIZON_MINUTES + 1} minutes' AND $1 > 0",
+    "DELETE FROM voucher_failures WHERE ctid = ANY(ARRAY(SELECT ctid FROM voucher_failures WHERE updated_at < "
+    "now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now()) LIMIT $1))",
+]
+
+
+class Janitor:
+    def __init__(self, pool: asyncpg.Pool, interval_seconds: float = 60.0) -> None:
+        self.pool = pool
+        self.interval_seconds = interval_seconds
+        self._stopping = asyncio.Event()
+
+    async def prune_once(self) -> int:
+        removed = 0
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK):
+                return 0
+            try:
+                for statement in _PRUNE:
+                    while not self._stopping.is_set():
+                        done = int((await conn.execute(statement, _BATCH)).split()[-1])
+                        removed += done
+                        if done < _BATCH:
+                            break
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
+        return removed
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_seconds)
+            if self._stopping.is_set():
+                return
+            try:
+                removed = await self.prune_once()
+                if removed:
+                    log.info("risk features pruned", rows=removed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pruning failed; trying again later")
+
+    async def stop(self) -> None:
+        self._stopping.set()
