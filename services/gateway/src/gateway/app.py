@@ -11,12 +11,25 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.callbacks import CallbackService
 from gateway.channels import ChannelRegistry, SecretBox
 from gateway.errors import CATALOGUE, ApiError, message
+from gateway.limits import LoadShedMiddleware, QuotaLimiter, ReplicaHeartbeat
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
 from gateway.responses import FastJSON
-from gateway.routes import admin_catalog, admin_orders, balance, health, history, products, recharges, vouchers
+from gateway.routes import (
+    admin_callbacks,
+    admin_catalog,
+    admin_channels,
+    admin_orders,
+    balance,
+    health,
+    history,
+    products,
+    recharges,
+    vouchers,
+)
 from gateway.schemas import REQUEST_MODELS
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
@@ -66,24 +79,35 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                    settings.channel_refresh_seconds)
         if settings.is_dev:
             await registry.ensure_channel(settings.demo_channel_id, "Demo channel", "k1",
-                                          settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}))
+                                          settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}),
+                                          rate_per_second=settings.demo_channel_rate_per_second,
+                                          burst=settings.demo_channel_rate_per_second)
         await registry.reload()
         nonces = NonceStore(nonce_pool, settings.timestamp_window_seconds)
         upstream = Upstream(settings)
+        quotas = QuotaLimiter()
+        heartbeat = ReplicaHeartbeat(pool, quotas, settings.replica_heartbeat_seconds)
+        await heartbeat.beat()
+        callbacks = CallbackService(settings, pool, registry, heartbeat.replica_id)
         app.state.settings = settings
         app.state.pool = pool
         app.state.channels = registry
         app.state.nonces = nonces
         app.state.upstream = upstream
-        workers: list[Worker] = [registry, nonces]
+        app.state.quotas = quotas
+        app.state.callbacks = callbacks
+        workers: list[Worker] = [registry, nonces, heartbeat]
+        if settings.callbacks_enabled:
+            workers.append(callbacks)
         tasks = [asyncio.create_task(w.run()) for w in workers]
-        log.info("gateway ready", port=settings.port)
+        log.info("gateway ready", port=settings.port, replica=heartbeat.replica_id)
         try:
             yield
         finally:
-            for w in workers:
+            for w in reversed(workers):
                 await w.stop()
-            await asyncio.wait(tasks, timeout=2)
+            await asyncio.wait(tasks, timeout=settings.callback_timeout_seconds + 2)
+            await callbacks.close()
             await upstream.close()
             await nonce_pool.close()
             await pool.close()
@@ -98,6 +122,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         telemetry={"operation_spans": False, "metrics": False, "logs": False,
                    "exclude": lambda scope: scope.get("path") in ("/healthz", "/readyz", "/metrics")},
     )
+    # outermost last: the request id and metrics cover the requests the shedder refuses
+    app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight,
+                       max_per_channel=settings.max_in_flight_per_channel,
+                       timeout_seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(ApiError)
@@ -128,6 +156,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(history.router)
     app.include_router(balance.router)
     app.include_router(admin_orders.router)
+    app.include_router(admin_channels.router)
+    app.include_router(admin_callbacks.router)
     app.include_router(admin_catalog.router)
     app.include_router(health.router)
     _document_errors(app)

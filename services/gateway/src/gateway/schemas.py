@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -188,5 +188,141 @@ class ErrorOut(BaseModel):
     details: dict[str, object] | None = None
 
 
+# --- the channel registry (admin API) ---------------------------------------------------------------------
+
+ChannelId = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", description="Lower-case letters, digits, - and _")
+KeyKind = Literal["hmac", "rsa", "callback"]
+Permission = Literal["balance"]
+_URL_PREFIX = r"^https?://[^\s]+$"
+
+
+class QuotaIn(_Strict):
+    rate_per_second: StrictInt = Field(ge=1, le=1_000_000, description="Sustained requests per second")
+    burst: StrictInt = Field(ge=1, le=1_000_000, description="Requests allowed at once above the rate")
+
+
+class CallbackSettingsIn(_Strict):
+    enabled: bool = Field(True, description="Send callbacks to this channel's notify_url")
+    url_prefixes: list[Annotated[str, Field(max_length=256, pattern=_URL_PREFIX)]] = Field(
+        default_factory=list, max_length=20,
+        description="notify_url must start with one of these (empty: any http(s) URL)")
+
+
+class ChannelIn(_Strict):
+    channel_id: str = ChannelId
+    name: str = Field(min_length=1, max_length=100)
+    enabled: bool = True
+    permissions: list[Permission] = Field(default_factory=list, description="What it may do beyond recharging")
+    quota: QuotaIn = Field(default_factory=lambda: QuotaIn(rate_per_second=50, burst=100))
+    callbacks: CallbackSettingsIn = Field(default_factory=CallbackSettingsIn)
+    hmac: bool = Field(True, description="Make an HMAC secret for request signatures (returned once)")
+    rsa_public_key_pem: str | None = Field(
+        None, max_length=8192, description="Register this RSA public key (PEM, >= 2048 bits) for SHA256withRSA "
+                                           "request signatures")
+    prices: list[PriceIn] | None = Field(None, max_length=500,
+                                         description="The channel's price list (what it may sell, in fen)")
+
+
+class ChannelPatchIn(_Strict):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    enabled: bool | None = None
+    permissions: list[Permission] | None = None
+    quota: QuotaIn | None = None
+    callbacks: CallbackSettingsIn | None = None
+
+
+class KeyIn(_Strict):
+    kind: KeyKind = Field(description="hmac: we make a request-signing secret; rsa: register your public key; "
+                                      "callback: we make a new secret for signing our callbacks to you")
+    key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Default: made up for you")
+    public_key_pem: str | None = Field(None, max_length=8192, description="For kind rsa: PEM, >= 2048 bits")
+    retire_others_after_seconds: StrictInt | None = Field(
+        None, ge=0, le=90 * 86400,
+        description="The channel's other active keys of this kind stop counting after this many seconds "
+                    "(the rotation's overlap); left out, they stay until retired")
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    kind: KeyKind
+    status: Literal["active", "retired", "expired"]
+    created_at: datetime
+    expires_at: datetime | None
+    retired_at: datetime | None
+    fingerprint: str | None = Field(description="RSA keys: SHA-256 of the DER public key (hex); secrets: null")
+
+
+class KeyCreatedOut(KeyOut):
+    secret: str | None = Field(description="The new secret (hmac, callback): shown this once, never again")
+
+
+class QuotaOut(BaseModel):
+    rate_per_second: int
+    burst: int
+
+
+class CallbackSettingsOut(BaseModel):
+    enabled: bool
+    url_prefixes: list[str]
+
+
+class ChannelOut(BaseModel):
+    channel_id: str
+    name: str
+    enabled: bool
+    permissions: list[str]
+    quota: QuotaOut
+    callbacks: CallbackSettingsOut
+    keys: list[KeyOut]
+    created_at: datetime
+    updated_at: datetime
+    prices: list[PriceIn] | None = Field(None, description="The price list (one channel's view only)")
+
+
+class ChannelCreatedOut(ChannelOut):
+    secrets: list[KeyCreatedOut] = Field(description="The secrets made for it: shown this once, never again")
+
+
+class ChannelsOut(BaseModel):
+    channels: list[ChannelOut]
+
+
+class CallbackAttemptOut(BaseModel):
+    attempt: int
+    trigger: str = Field(description="schedule, or resend:<staff id>")
+    replica: str
+    started_at: datetime
+    duration_ms: int
+    http_status: int | None
+    error: str | None
+    response_excerpt: str | None
+
+
+class CallbackOut(BaseModel):
+    callback_id: str
+    order_id: str
+    channel_id: str
+    status: OrderStatus
+    notify_url: str
+    state: Literal["pending", "delivered", "gave_up", "superseded"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    body: dict[str, Any] = Field(description="What is POSTed (signed afresh at every attempt)")
+    attempt_log: list[CallbackAttemptOut]
+
+
+class CallbacksOut(BaseModel):
+    callbacks: list[CallbackOut]
+
+
+class ResendOut(BaseModel):
+    callback_id: str
+    state: Literal["pending"]
+
+
 #: bodies the routes parse themselves (after the signature check): documented by app._document_errors
-REQUEST_MODELS: list[type[BaseModel]] = [RechargeIn, RedemptionIn, PriceListIn, VoucherBatchIn, CardRangeIn]
+REQUEST_MODELS: list[type[BaseModel]] = [RechargeIn, RedemptionIn, PriceListIn, VoucherBatchIn, CardRangeIn,
+                                         ChannelIn, ChannelPatchIn, KeyIn]
