@@ -3,6 +3,7 @@ answers 2xx, each attempt visible to staff, re-sendable by staff."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -24,8 +25,6 @@ async def _callbacks(stack: Stack, order_id: str, until: Any = None, timeout: fl
             callbacks: list[dict[str, Any]] = reply.json()["callbacks"]
             if until is None or until(callbacks) or time.monotonic() > deadline:
                 return callbacks
-            import asyncio
-
             await asyncio.sleep(0.1)
 
 
@@ -109,6 +108,6 @@ async def test_no_callback_without_notify_url_or_when_switched_off(client: Async
                              prices=[{"sku": "CREDIT_50", "price_fen": 5000}])
     quiet = await shop.create_recharge(**recharge(notify_url=endpoint.url()))
     await wait_final(shop, quiet["order_id"])
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert endpoint.received == []
     assert secret_of(shop.created, "callback")  # type: ignore[attr-defined]
