@@ -165,11 +165,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
 
 def _document_errors(app: FastAPI) -> None:
-    """Put the error catalogue into the OpenAPI document's description, and the request bodies (parsed from
-    the raw body after the signature check, so FastAPI does not see them) into its components."""
+    """Complete the OpenAPI document: the error catalogue (in the description, as the `code` enum of the error
+    body, and per status in each error response), the headers every operation takes and answers with
+    (`Accept-Language`, `X-Request-Id`, `Retry-After`), and the request bodies (parsed from the raw body after
+    the signature check, so FastAPI does not see them) in the components."""
     rows = "\n".join(f"| `{s.code}` | {s.http_status} | {s.en} | {s.zh} |" for s in CATALOGUE.values())
     app.description += "\n\n**Error codes**\n\n| code | HTTP | meaning | 含义 |\n|---|---|---|---|\n" + rows + "\n"
     generate = app.openapi
+    by_status: dict[int, list[str]] = {}
+    for spec in CATALOGUE.values():
+        by_status.setdefault(spec.http_status, []).append(spec.code)
+    string = {"type": "string"}
+    request_id = {"description": "This request's id (also in the error body): quote it to us", "schema": string}
+    retry = {"description": "Seconds to wait before trying again", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -179,6 +187,25 @@ def _document_errors(app: FastAPI) -> None:
                 schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
                 components.update(schema.pop("$defs", {}))
                 components[model.__name__] = schema
+            if "ErrorOut" in components:
+                components["ErrorOut"]["properties"]["code"]["enum"] = list(CATALOGUE)
+            for item in spec.get("paths", {}).values():
+                for op in item.values():
+                    op.setdefault("parameters", []).extend([
+                        {"name": "Accept-Language", "in": "header", "required": False, "schema": string,
+                         "description": "`en…` for English error messages; Chinese otherwise"},
+                        {"name": "X-Request-Id", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-.:]{8,64}$"},
+                         "description": "Your id for this request (echoed back); one is made up otherwise"},
+                    ])
+                    for status, response in op.get("responses", {}).items():
+                        headers = response.setdefault("headers", {})
+                        headers["X-Request-Id"] = request_id
+                        if status in ("429", "503"):
+                            headers["Retry-After"] = retry
+                        if status.isdigit() and int(status) in by_status:
+                            response["description"] = "One of: " + ", ".join(
+                                f"`{c}`" for c in by_status[int(status)])
             app.openapi_schema = spec
         return app.openapi_schema
 

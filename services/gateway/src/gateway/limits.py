@@ -21,9 +21,11 @@ import asyncio
 import contextlib
 import math
 import os
+import re
 import socket
 import time
 import uuid
+from urllib.parse import unquote_to_bytes
 
 import asyncpg
 import orjson
@@ -143,6 +145,17 @@ class ReplicaHeartbeat:
 
 
 _EXEMPT = ("/healthz", "/readyz", "/metrics")
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def has_control_characters(scope: Scope) -> bool:
+    """A percent-encoded control character (%00 and the like) in the path or the query: nothing downstream
+    can store or compare it, so it is refused here (400) rather than failing there."""
+    raw: bytes = scope.get("raw_path") or b""
+    query: bytes = scope.get("query_string") or b""
+    if b"%" not in raw and b"%" not in query:
+        return bool(_CONTROL.search(raw + query))
+    return bool(_CONTROL.search(unquote_to_bytes(raw + b"?" + query)))
 
 
 def error_body(scope: Scope, code: str) -> bytes:
@@ -175,6 +188,9 @@ class LoadShedMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _EXEMPT:
             await self.app(scope, receive, send)
+            return
+        if has_control_characters(scope):
+            await send_error(scope, send, "INVALID_REQUEST")
             return
         channel = next((v for k, v in scope["headers"] if k == b"x-channel-id"), b"")[:64]
         held = self.per_channel.get(channel, 0)

@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 AccountType = Literal["mobile", "broadband"]
 PaymentMethod = Literal["alipay", "wechat", "unionpay", "jd", "taobao", "unicom_pay"]
 OrderStatus = Literal["PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "REFUNDED", "UNDER_REVIEW", "REJECTED"]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise ValueError("control characters are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    elif isinstance(value, list):
+        for item in value:
+            _clean(item)
+    return value
+
+
 class _Strict(BaseModel):
+    """Request bodies: no unknown fields; no text with control characters or invalid Unicode (they would only
+    fail further down, in SQL or in protobuf)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return _clean(value)
 
 
 class Account(_Strict):
     type: AccountType
-    id: str = Field(min_length=1, max_length=32, description="11-digit mobile number, or broadband account id")
+    id: str = Field(min_length=1, max_length=32, description="11-digit mobile number, or broadband account id",
+                    examples=["18612345678", "01087654321"])
 
 
 class PaymentIn(_Strict):
     method: PaymentMethod
-    transaction_id: str = Field(min_length=1, max_length=128, description="The provider's transaction id")
-    paid_fen: StrictInt = Field(gt=0, le=100_000_000, description="What the subscriber paid the channel, in fen")
+    transaction_id: str = Field(min_length=1, max_length=128, description="The provider's transaction id",
+                                examples=["2026112422001"])
+    paid_fen: StrictInt = Field(gt=0, le=100_000_000, description="What the subscriber paid the channel, in fen",
+                                examples=[5000])
     payer_account: str | None = Field(None, max_length=128, description="The payer's account at the provider")
 
 
@@ -38,9 +67,10 @@ class RiskContext(_Strict):
 
 class RechargeIn(_Strict):
     channel_order_id: str = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$",
-                                  description="Your order id: the idempotency key of this request")
+                                  description="Your order id: the idempotency key of this request",
+                                  examples=["A-1001"])
     account: Account
-    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$")
+    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$", examples=["CREDIT_50"])
     payment: PaymentIn
     notify_url: str | None = Field(None, max_length=512, pattern=r"^https?://[^\s]+$",
                                    description="Where we POST the signed final status")

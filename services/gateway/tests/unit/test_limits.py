@@ -92,3 +92,24 @@ async def test_a_request_past_its_deadline_is_answered_503() -> None:
     async with _client(timeout_seconds=0.1) as http:
         reply = await http.get("/v1/products", headers={"X-Channel-Id": "a", "X-Sleep": "1"})
     assert (reply.status_code, reply.json()["code"]) == (503, "UPSTREAM_TIMEOUT")
+
+
+async def test_control_characters_in_the_path_or_query_are_refused_up_front() -> None:
+    async with _client() as http:
+        for target in ("/v1/recharges?channel_order_id=a%00b", "/v1/recharges/x%0Ay", "/v1/recharges?x=%7F"):
+            reply = await http.get(target, headers={"X-Channel-Id": "a", "X-Sleep": "0"})
+            assert (reply.status_code, reply.json()["code"]) == (400, "INVALID_REQUEST"), target
+        assert (await http.get("/v1/recharges?channel_order_id=a%20b", headers={"X-Sleep": "0"})).status_code == 200
+
+
+def test_text_fields_refuse_control_characters() -> None:
+    from pydantic import ValidationError
+
+    from gateway.schemas import RechargeIn
+
+    body = {"channel_order_id": "A-1", "account": {"type": "mobile", "id": "18612345678"}, "sku": "CREDIT_50",
+            "payment": {"method": "alipay", "transaction_id": "E\u0000", "paid_fen": 5000}}
+    with pytest.raises(ValidationError, match="control characters"):
+        RechargeIn.model_validate_json(json.dumps(body))
+    body["payment"]["transaction_id"] = "2026112422001"  # type: ignore[index]
+    assert RechargeIn.model_validate_json(json.dumps(body)).payment.transaction_id == "2026112422001"

@@ -75,7 +75,9 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
     "/v1/recharges",
     status_code=201,
     response_model=OrderOut,
-    responses={200: {"model": OrderOut, "description": "The same request again: the stored response"}, **_ERRORS},
+    responses={200: {"model": OrderOut, "description": "The same request again: the stored response",
+                     "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}}},
+               **_ERRORS},
     openapi_extra=openapi_body(RechargeIn),
     summary="Create a recharge order (idempotent on channel_order_id)",
 )

@@ -28,7 +28,9 @@ router = APIRouter(tags=["vouchers"])
     "/v1/voucher-redemptions",
     status_code=201,
     response_model=OrderOut,
-    responses={200: {"model": OrderOut, "description": "The same request again: the stored response"}, **_ERRORS},
+    responses={200: {"model": OrderOut, "description": "The same request again: the stored response",
+                     "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}}},
+               **_ERRORS},
     openapi_extra=openapi_body(RedemptionIn),
     summary="Redeem a voucher card for an account (idempotent on channel_order_id)",
 )
