@@ -44,9 +44,9 @@ class GatewaySettings(PlatformSettings):
 
     # --- protection
     #: requests in flight in this replica beyond which new ones are refused at once (503 OVERLOADED)
-    max_in_flight: int = 256
+    max_in_flight: int = 512
     #: of those, at most this many for one channel, so that a flood from one leaves room for the others
-    max_in_flight_per_channel: int = 128
+    max_in_flight_per_channel: int = 256
     #: a request not answered within this is answered 503 UPSTREAM_TIMEOUT (its outcome may be unknown)
     request_timeout_seconds: float = 15.0
     #: a request body not received within this is refused (408 REQUEST_TIMEOUT)
