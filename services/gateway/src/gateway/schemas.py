@@ -13,7 +13,8 @@ PaymentMethod = Literal["alipay", "wechat", "unionpay", "jd", "taobao", "unicom_
 OrderStatus = Literal["PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "REFUNDED", "UNDER_REVIEW", "REJECTED"]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: control characters other than tab and line breaks (a PEM key has those)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _clean(value: Any) -> Any:
