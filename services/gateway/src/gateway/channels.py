@@ -138,17 +138,22 @@ class ChannelRegistry:
         self.refresh_seconds = refresh_seconds
         self._channels: dict[str, Channel] = {}
         self._last_miss_reload = 0.0
+        self._miss_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         #: decrypted/parsed key material by (channel, key id, kind, stored bytes): reloads skip the work
         self._material: dict[tuple[str, str, str, bytes], Any] = {}
 
     async def get(self, channel_id: str) -> Channel | None:
         channel = self._channels.get(channel_id)
-        if channel is None and time.monotonic() - self._last_miss_reload > 1.0:
-            # A channel created a moment ago on another replica: look once (at most once a second).
-            self._last_miss_reload = time.monotonic()
-            await self.reload()
-            channel = self._channels.get(channel_id)
+        if channel is None:
+            # A channel created a moment ago on another replica: look once (at most once a second). Requests
+            # that miss meanwhile wait for that look instead of being refused while it is under way.
+            async with self._miss_lock:
+                channel = self._channels.get(channel_id)
+                if channel is None and time.monotonic() - self._last_miss_reload > 1.0:
+                    self._last_miss_reload = time.monotonic()
+                    await self.reload()
+                    channel = self._channels.get(channel_id)
         return channel
 
     def cached(self, channel_id: str) -> Channel | None:

@@ -73,3 +73,24 @@ def test_the_callback_schedule() -> None:
     assert next_state(2, True, schedule) == ("delivered", None)
     assert path_with_query("https://shop.example/n?a=1&b=2") == "/n?a=1&b=2"
     assert path_with_query("https://shop.example") == "/"
+
+
+async def test_requests_that_miss_together_wait_for_one_reload() -> None:
+    import asyncio
+
+    from gateway.channels import ChannelRegistry
+
+    class Registry(ChannelRegistry):
+        reloads = 0
+
+        async def reload(self) -> None:
+            Registry.reloads += 1
+            await asyncio.sleep(0.05)
+            self._channels = {"new": Channel("new", "New", True)}
+
+    registry = Registry(None, BOX, 5)  # type: ignore[arg-type]
+    found = await asyncio.gather(*(registry.get("new") for _ in range(10)))
+    assert all(c is not None and c.channel_id == "new" for c in found)
+    assert Registry.reloads == 1
+    assert await registry.get("nobody") is None  # looked up at most once a second
+    assert Registry.reloads == 1
