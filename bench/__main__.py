@@ -154,6 +154,9 @@ def main() -> int:
         stack = start_stack(work / "stack", {
             "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **client_env,
             "BOSS_SIM_LATENCY_MS": str(args.boss_latency_ms), "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+            # the demo channel stands for every channel's traffic here: its share of the in-flight limit is the
+            # whole limit, which the open-model run (one connection per offered request per second) can reach
+            "GATEWAY_MAX_IN_FLIGHT": "1024", "GATEWAY_MAX_IN_FLIGHT_PER_CHANNEL": "1024",
         })
         port = free_port()
         baseline = subprocess.Popen([sys.executable, "-m", "bench.baseline", str(port)], cwd=ROOT,

@@ -38,6 +38,11 @@ FAST = {
     "REFUNDS_MAX_ATTEMPTS": "4",
     "REFUNDS_MONITOR_SECONDS": "1",
     "LOG_FORMAT": "json",
+    # callbacks retried within seconds, not Alipay's hours
+    "GATEWAY_CALLBACK_RETRY_SECONDS": "[0.3, 0.5, 1, 1, 1]",
+    "GATEWAY_CALLBACK_POLL_SECONDS": "0.2",
+    "GATEWAY_CALLBACK_LEASE_SECONDS": "3",
+    "GATEWAY_CALLBACK_TIMEOUT_SECONDS": "2",
 }
 
 #: where an order rests: a paid order that failed or was rejected rests only once its refund settled (REFUNDED)
@@ -106,30 +111,37 @@ def staff_headers(*roles: str, staff: str = "alice") -> dict[str, str]:
     return {"Authorization": "Bearer " + issue_token(GatewaySettings(), staff, [Role(r) for r in roles])}
 
 
+async def create_channel(gateway: str, channel_id: str, **fields: Any) -> dict[str, Any]:
+    """Register a channel through the admin API; the answer carries its secrets (this once)."""
+    import httpx
+
+    body = {"channel_id": channel_id, "name": channel_id, **fields}
+    async with httpx.AsyncClient(base_url=gateway) as http:
+        reply = await http.post("/admin/v1/channels", headers=staff_headers("admin"), json=body)
+    assert reply.status_code == 201, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def secret_of(created: dict[str, Any], kind: str) -> str:
+    return next(s["secret"] for s in created["secrets"] if s["kind"] == kind)  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 async def new_channel(stack: Stack) -> AsyncIterator[Any]:
-    """Make a channel (its registry row and key, as the gateway's admin does) and a client signing for it."""
-    import asyncpg
-
-    from gateway.channels import ChannelRegistry, SecretBox
-    from gateway.settings import GatewaySettings
-
+    """Register a channel through the admin API, and give a client signing for it (`client.created`: the
+    admin API's answer, with the callback secret)."""
     clients: list[AsyncTopupClient] = []
-    pool = await asyncpg.create_pool(stack.ports["database_url"], min_size=1, max_size=2,
-                                     server_settings={"search_path": "gateway"})
-    settings = GatewaySettings()
 
-    async def make(channel_id: str, secret: str = "s3cret-of-the-shop") -> AsyncTopupClient:
-        registry = ChannelRegistry(pool, SecretBox(settings.master_key.get_secret_value()), 5)
-        await registry.ensure_channel(channel_id, channel_id, "k1", secret)
-        client = AsyncTopupClient(stack.gateway, channel_id, secret, retries=0)
+    async def make(channel_id: str, **fields: Any) -> AsyncTopupClient:
+        created = await create_channel(stack.gateway, channel_id, **fields)
+        client = AsyncTopupClient(stack.gateway, channel_id, secret_of(created, "hmac"), retries=0)
+        client.created = created  # type: ignore[attr-defined]
         clients.append(client)
         return client
 
     yield make
     for c in clients:
         await c.http.aclose()
-    await pool.close()
 
 
 class Desk:
@@ -174,3 +186,64 @@ class Desk:
 async def desk(stack: Stack) -> AsyncIterator[Desk]:
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http:
         yield Desk(http)
+
+
+class CallbackSink:
+    """A channel's notify_url endpoint for tests: answers each POST with the next status of `answers` (the last
+    one from then on) and keeps what it received (path with query, headers, body)."""
+
+    def __init__(self, answers: tuple[int, ...] = (200,)) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answers = list(answers)
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with sink._lock:
+                    sink.received.append((self.path, dict(self.headers.items()), body))
+                    status = sink.answers.pop(0) if len(sink.answers) > 1 else sink.answers[0]
+                reply = b"success" if status < 300 else b"not now"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/notify") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    async def wait_for(self, count: int, timeout: float = 20.0) -> list[tuple[str, dict[str, str], bytes]]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return list(self.received)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    """Make callback sinks (closed at the end of the test)."""
+    made: list[CallbackSink] = []
+
+    def make(*answers: int) -> CallbackSink:
+        s = CallbackSink(answers or (200,))
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()

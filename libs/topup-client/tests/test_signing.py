@@ -46,3 +46,69 @@ def test_signed_headers_use_fresh_nonces() -> None:
     b = signed_headers("demo", "s", "GET", "/x", b"")
     assert a["X-Nonce"] != b["X-Nonce"]
     assert 16 <= len(a["X-Nonce"]) <= 64
+
+
+# --- SHA256withRSA ----------------------------------------------------------------------------------------
+
+def _rsa_pair() -> tuple[object, object]:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return private, private.public_key()
+
+
+def test_rsa_signatures_verify_with_the_public_key_only() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from topup_client.signing import sign_rsa, verify_rsa
+
+    private, public = _rsa_pair()
+    sig = sign_rsa(private, "POST", "/v1/recharges", 1, "n" * 16, BODY)  # type: ignore[arg-type]
+    assert len(sig) == 344  # 2048 bits, base64
+    # the same as any SHA256withRSA implementation (Java's Signature.getInstance("SHA256withRSA"), openssl dgst)
+    public.verify(base64.b64decode(sig), string_to_sign("POST", "/v1/recharges", 1, "n" * 16, BODY),  # type: ignore[attr-defined]
+                  padding.PKCS1v15(), hashes.SHA256())
+    assert verify_rsa(public, sig, "POST", "/v1/recharges", 1, "n" * 16, BODY)  # type: ignore[arg-type]
+    assert not verify_rsa(public, sig, "POST", "/v1/recharges", 1, "n" * 16, BODY + b" ")  # type: ignore[arg-type]
+    assert not verify_rsa(public, "!!" + sig[2:], "POST", "/v1/recharges", 1, "n" * 16, BODY)  # type: ignore[arg-type]
+    other_private, _ = _rsa_pair()
+    forged = sign_rsa(other_private, "POST", "/v1/recharges", 1, "n" * 16, BODY)  # type: ignore[arg-type]
+    assert not verify_rsa(public, forged, "POST", "/v1/recharges", 1, "n" * 16, BODY)  # type: ignore[arg-type]
+
+
+def test_signed_headers_with_a_private_key() -> None:
+    from topup_client.signing import verify_rsa
+
+    private, public = _rsa_pair()
+    h = signed_headers("shop", None, "GET", "/v1/products?account=1", b"", private_key=private)  # type: ignore[arg-type]
+    assert verify_rsa(public, h["X-Signature"], "GET", "/v1/products?account=1", h["X-Timestamp"],  # type: ignore[arg-type]
+                      h["X-Nonce"], b"")
+
+
+# --- callbacks ----------------------------------------------------------------------------------------------
+
+def test_verify_callback_accepts_ours_and_refuses_the_rest() -> None:
+    import time
+
+    import pytest
+
+    from topup_client.signing import CallbackVerificationError, verify_callback
+
+    body = b'{"notify_id":"n1","order":{"status":"SUCCEEDED"}}'
+    headers = {**signed_headers("shop", "cb-secret", "POST", "/notify?x=1", body), "X-Key-Id": "cb2"}
+    assert verify_callback("cb-secret", "POST", "/notify?x=1", headers, body)["notify_id"] == "n1"
+    lower = {k.lower(): v for k, v in headers.items()}  # header names arrive in any case
+    assert verify_callback({"cb1": "old", "cb2": "cb-secret"}, "POST", "/notify?x=1", lower, body)
+    for secrets, path, hdrs, data in [
+        ("wrong", "/notify?x=1", headers, body),
+        ("cb-secret", "/notify", headers, body),
+        ("cb-secret", "/notify?x=1", headers, body + b" "),
+        ("cb-secret", "/notify?x=1", {k: v for k, v in headers.items() if k != "X-Signature"}, body),
+    ]:
+        with pytest.raises(CallbackVerificationError):
+            verify_callback(secrets, "POST", path, hdrs, data)
+    with pytest.raises(CallbackVerificationError):  # an old callback, replayed later
+        verify_callback("cb-secret", "POST", "/notify?x=1", headers, body, now=time.time() + 400)
+    with pytest.raises(CallbackVerificationError):
+        verify_callback("cb-secret", "POST", "/notify?x=1", headers, body, channel_id="another")

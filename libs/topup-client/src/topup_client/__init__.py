@@ -7,6 +7,15 @@
 """
 
 from topup_client.client import ApiError, AsyncTopupClient, TopupClient
-from topup_client.signing import sign, string_to_sign, verify
+from topup_client.signing import (
+    CallbackVerificationError,
+    sign,
+    sign_rsa,
+    string_to_sign,
+    verify,
+    verify_callback,
+    verify_rsa,
+)
 
-__all__ = ["ApiError", "AsyncTopupClient", "TopupClient", "sign", "string_to_sign", "verify"]
+__all__ = ["ApiError", "AsyncTopupClient", "CallbackVerificationError", "TopupClient", "sign", "sign_rsa",
+           "string_to_sign", "verify", "verify_callback", "verify_rsa"]

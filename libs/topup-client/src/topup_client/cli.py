@@ -7,7 +7,7 @@
     topup curl POST /v1/recharges '{"...": "..."}'   # print a ready-to-run signed curl command
 
 Settings come from the environment: TOPUP_URL (http://127.0.0.1:8080), TOPUP_CHANNEL_ID (demo),
-TOPUP_CHANNEL_SECRET (demo-secret).
+TOPUP_CHANNEL_SECRET (demo-secret), or TOPUP_CHANNEL_PRIVATE_KEY_FILE (sign SHA256withRSA with this PEM key).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from topup_client.client import ApiError, TopupClient
-from topup_client.signing import signed_headers
+from topup_client.signing import load_private_key, signed_headers
 
 FINAL = {"SUCCEEDED", "FAILED", "REFUNDED", "REJECTED", "UNDER_REVIEW"}
 
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("TOPUP_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--channel", default=os.environ.get("TOPUP_CHANNEL_ID", "demo"))
     parser.add_argument("--secret", default=os.environ.get("TOPUP_CHANNEL_SECRET", "demo-secret"))
+    parser.add_argument("--private-key-file", default=os.environ.get("TOPUP_CHANNEL_PRIVATE_KEY_FILE"),
+                        help="sign SHA256withRSA with this PEM private key instead of the HMAC secret")
     sub = parser.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("recharge", help="create a recharge order")
@@ -61,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("body", nargs="?", default="")
 
     args = parser.parse_args(argv)
+    private_key = None
+    if args.private_key_file:
+        with open(args.private_key_file, "rb") as pem:
+            private_key = load_private_key(pem.read())
     if args.command == "curl":
         body = args.body.encode()
-        headers = signed_headers(args.channel, args.secret, args.method, args.path, body)
+        headers = signed_headers(args.channel, args.secret, args.method, args.path, body, private_key=private_key)
         parts = ["curl", "-sS", "-X", args.method.upper(), args.url.rstrip("/") + args.path]
         for k, v in {**headers, "Content-Type": "application/json"}.items():
             parts += ["-H", f"{k}: {v}"]
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(" ".join(shlex.quote(x) for x in parts) + "\n")
         return 0
 
-    with TopupClient(args.url, args.channel, args.secret) as client:
+    with TopupClient(args.url, args.channel, None if private_key else args.secret, private_key=private_key) as client:
         try:
             if args.command == "recharge":
                 paid = args.paid_fen

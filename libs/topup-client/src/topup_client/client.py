@@ -10,13 +10,14 @@ from urllib.parse import urlencode
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
 
-from topup_client.signing import signed_headers
+from topup_client.signing import RSAPrivateKey, load_private_key, signed_headers
 
 RETRYABLE_STATUS = {429, 502, 503, 504}
 
@@ -24,13 +25,16 @@ RETRYABLE_STATUS = {429, 502, 503, 504}
 class ApiError(Exception):
     """The gateway answered with an error: `code` is from its documented catalogue."""
 
-    def __init__(self, status: int, code: str, message: str, request_id: str, body: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, request_id: str, body: Any = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.request_id = request_id
         self.body = body
+        #: seconds the gateway asked us to wait (429 RATE_LIMITED, 503 OVERLOADED)
+        self.retry_after = retry_after
 
 
 def _retryable(error: BaseException) -> bool:
@@ -61,10 +65,17 @@ def _products_query(account_id: str, account_type: str | None) -> dict[str, str]
 
 
 class _Base:
-    def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3) -> None:
+    def __init__(self, base_url: str, channel_id: str, secret: str | None = None, *, retries: int = 3,
+                 private_key: RSAPrivateKey | str | bytes | None = None) -> None:
+        """Sign with the channel's HMAC `secret`, or SHA256withRSA with its `private_key` (PEM or key object)
+        once the gateway holds the public key."""
         self.base_url = base_url.rstrip("/")
         self.channel_id = channel_id
         self.secret = secret
+        self.private_key = (private_key if private_key is None or isinstance(private_key, RSAPrivateKey)
+                            else load_private_key(private_key))
+        if secret is None and self.private_key is None:
+            raise ValueError("a secret or a private key is needed")
         self.retries = retries
         self.last_response: httpx.Response | None = None
 
@@ -73,7 +84,8 @@ class _Base:
         path_with_query = path + ("?" + urlencode(query) if query else "")
         content = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         h = {"Content-Type": "application/json", **(headers or {}),
-             **signed_headers(self.channel_id, self.secret, method, path_with_query, content)}
+             **signed_headers(self.channel_id, self.secret, method, path_with_query, content,
+                             private_key=self.private_key)}
         return httpx.Request(method, self.base_url + path_with_query, content=content, headers=h)
 
     def _result(self, response: httpx.Response) -> Any:
@@ -85,22 +97,32 @@ class _Base:
         if response.is_success:
             return payload
         p = payload if isinstance(payload, dict) else {}
+        retry_after = response.headers.get("Retry-After", "")
         raise ApiError(response.status_code, p.get("code", "HTTP_ERROR"), p.get("message", response.text[:200]),
-                       p.get("request_id", ""), payload)
+                       p.get("request_id", ""), payload, float(retry_after) if retry_after.isdigit() else None)
 
     def _policy(self) -> dict[str, Any]:
+        backoff = wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, ApiError) and error.retry_after is not None:
+                return min(error.retry_after, 30.0)  # what the gateway asked for
+            return float(backoff(state))
+
         return {
             "stop": stop_after_attempt(self.retries + 1),
-            "wait": wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+            "wait": wait,
             "retry": retry_if_exception(_retryable),
             "reraise": True,
         }
 
 
 class TopupClient(_Base):
-    def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(base_url, channel_id, secret, retries=retries)
+    def __init__(self, base_url: str, channel_id: str, secret: str | None = None, *, retries: int = 3,
+                 timeout: float = 10.0, transport: httpx.BaseTransport | None = None,
+                 private_key: RSAPrivateKey | str | bytes | None = None) -> None:
+        super().__init__(base_url, channel_id, secret, retries=retries, private_key=private_key)
         self.http = httpx.Client(timeout=timeout, transport=transport)
 
     def __enter__(self) -> TopupClient:
@@ -130,9 +152,10 @@ class TopupClient(_Base):
 
 
 class AsyncTopupClient(_Base):
-    def __init__(self, base_url: str, channel_id: str, secret: str, *, retries: int = 3, timeout: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(base_url, channel_id, secret, retries=retries)
+    def __init__(self, base_url: str, channel_id: str, secret: str | None = None, *, retries: int = 3,
+                 timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None,
+                 private_key: RSAPrivateKey | str | bytes | None = None) -> None:
+        super().__init__(base_url, channel_id, secret, retries=retries, private_key=private_key)
         self.http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def __aenter__(self) -> AsyncTopupClient:

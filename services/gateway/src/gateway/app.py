@@ -11,13 +11,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.callbacks import CallbackService
 from gateway.channels import ChannelRegistry, SecretBox
 from gateway.errors import CATALOGUE, ApiError, message
+from gateway.limits import LoadShedMiddleware, QuotaLimiter, ReplicaHeartbeat
 from gateway.middleware import RequestContextMiddleware
 from gateway.nonces import NonceStore
 from gateway.responses import FastJSON
 from gateway.routes import (
+    admin_callbacks,
     admin_catalog,
+    admin_channels,
     admin_orders,
     admin_refunds,
     admin_review,
@@ -79,24 +83,35 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                                    settings.channel_refresh_seconds)
         if settings.is_dev:
             await registry.ensure_channel(settings.demo_channel_id, "Demo channel", "k1",
-                                          settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}))
+                                          settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}),
+                                          rate_per_second=settings.demo_channel_rate_per_second,
+                                          burst=settings.demo_channel_rate_per_second)
         await registry.reload()
         nonces = NonceStore(nonce_pool, settings.timestamp_window_seconds)
         upstream = Upstream(settings)
+        quotas = QuotaLimiter()
+        heartbeat = ReplicaHeartbeat(pool, quotas, settings.replica_heartbeat_seconds)
+        await heartbeat.beat()
+        callbacks = CallbackService(settings, pool, registry, heartbeat.replica_id)
         app.state.settings = settings
         app.state.pool = pool
         app.state.channels = registry
         app.state.nonces = nonces
         app.state.upstream = upstream
-        workers: list[Worker] = [registry, nonces]
+        app.state.quotas = quotas
+        app.state.callbacks = callbacks
+        workers: list[Worker] = [registry, nonces, heartbeat]
+        if settings.callbacks_enabled:
+            workers.append(callbacks)
         tasks = [asyncio.create_task(w.run()) for w in workers]
-        log.info("gateway ready", port=settings.port)
+        log.info("gateway ready", port=settings.port, replica=heartbeat.replica_id)
         try:
             yield
         finally:
-            for w in workers:
+            for w in reversed(workers):
                 await w.stop()
-            await asyncio.wait(tasks, timeout=2)
+            await asyncio.wait(tasks, timeout=settings.callback_timeout_seconds + 2)
+            await callbacks.close()
             await upstream.close()
             await nonce_pool.close()
             await pool.close()
@@ -111,6 +126,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         telemetry={"operation_spans": False, "metrics": False, "logs": False,
                    "exclude": lambda scope: scope.get("path") in ("/healthz", "/readyz", "/metrics")},
     )
+    # outermost last: the request id and metrics cover the requests the shedder refuses
+    app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight,
+                       max_per_channel=settings.max_in_flight_per_channel,
+                       timeout_seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(ApiError)
@@ -141,6 +160,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(history.router)
     app.include_router(balance.router)
     app.include_router(admin_orders.router)
+    app.include_router(admin_channels.router)
+    app.include_router(admin_callbacks.router)
     app.include_router(admin_catalog.router)
     app.include_router(admin_review.router)
     app.include_router(admin_refunds.router)
@@ -152,11 +173,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
 
 def _document_errors(app: FastAPI) -> None:
-    """Put the error catalogue into the OpenAPI document's description, and the request bodies (parsed from
-    the raw body after the signature check, so FastAPI does not see them) into its components."""
+    """Complete the OpenAPI document: the error catalogue (in the description, as the `code` enum of the error
+    body, and per status in each error response), the headers every operation takes and answers with
+    (`Accept-Language`, `X-Request-Id`, `Retry-After`), and the request bodies (parsed from the raw body after
+    the signature check, so FastAPI does not see them) in the components."""
     rows = "\n".join(f"| `{s.code}` | {s.http_status} | {s.en} | {s.zh} |" for s in CATALOGUE.values())
     app.description += "\n\n**Error codes**\n\n| code | HTTP | meaning | 含义 |\n|---|---|---|---|\n" + rows + "\n"
     generate = app.openapi
+    by_status: dict[int, list[str]] = {}
+    for spec in CATALOGUE.values():
+        by_status.setdefault(spec.http_status, []).append(spec.code)
+    string = {"type": "string"}
+    request_id = {"description": "This request's id (also in the error body): quote it to us", "schema": string}
+    retry = {"description": "Seconds to wait before trying again", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -166,6 +195,25 @@ def _document_errors(app: FastAPI) -> None:
                 schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
                 components.update(schema.pop("$defs", {}))
                 components[model.__name__] = schema
+            if "ErrorOut" in components:
+                components["ErrorOut"]["properties"]["code"]["enum"] = list(CATALOGUE)
+            for item in spec.get("paths", {}).values():
+                for op in item.values():
+                    op.setdefault("parameters", []).extend([
+                        {"name": "Accept-Language", "in": "header", "required": False, "schema": string,
+                         "description": "`en…` for English error messages; Chinese otherwise"},
+                        {"name": "X-Request-Id", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-.:]{8,64}$"},
+                         "description": "Your id for this request (echoed back); one is made up otherwise"},
+                    ])
+                    for status, response in op.get("responses", {}).items():
+                        headers = response.setdefault("headers", {})
+                        headers["X-Request-Id"] = request_id
+                        if status in ("429", "503"):
+                            headers["Retry-After"] = retry
+                        if status.isdigit() and int(status) in by_status:
+                            response["description"] = "One of: " + ", ".join(
+                                f"`{c}`" for c in by_status[int(status)])
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -1,13 +1,16 @@
 """Channel authentication: the signature scheme of the contract (DESIGN.md section 5).
 
 Checks, in order: the four headers are present and well-formed → the channel exists → the timestamp is
-within the window → the body is not too large → the signature verifies with one of the channel's active
-keys → the channel is enabled → the nonce was never seen. The nonce is recorded only for a request whose
-signature verified, so nobody can burn a channel's nonces without its key.
+within the window → the body is not too large (and arrives in time) → the signature verifies with one of
+the channel's active keys (HMAC-SHA256, or SHA256withRSA for a channel that registered a public key) → the
+channel is enabled → the channel's quota has room → the nonce was never seen. The nonce is recorded only for
+a request whose signature verified, so nobody can burn a channel's nonces or quota without its key; and a
+request over quota costs no database round trip.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Annotated
@@ -16,24 +19,29 @@ from fastapi import Depends, Header, Request
 
 from gateway.channels import Channel, ChannelRegistry
 from gateway.errors import ApiError
+from gateway.limits import QuotaLimiter, retry_after
 from gateway.nonces import NonceStore
-from topup_client.signing import verify
 
 NONCE_RE = re.compile(r"^[\x21-\x7e]{16,64}$")
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing (413) more than `limit` bytes without reading them all."""
+async def read_body(request: Request, limit: int, seconds: float = 10.0) -> bytes:
+    """The raw body, refusing (413) more than `limit` bytes without reading them all, and (408) a body that
+    trickles in slower than `seconds`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError("PAYLOAD_TOO_LARGE", f"at most {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("PAYLOAD_TOO_LARGE", f"at most {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError("PAYLOAD_TOO_LARGE", f"at most {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError("REQUEST_TIMEOUT", f"the body must arrive within {seconds:g} s") from None
     return b"".join(chunks)
 
 
@@ -53,11 +61,13 @@ async def authenticate(
     x_signature: Annotated[str | None, Header(
         alias="X-Signature",
         description='base64(HMAC-SHA256(secret, METHOD "\\n" PATH_WITH_QUERY "\\n" TIMESTAMP "\\n" NONCE "\\n" '
-                    "hex(sha256(body))))")] = None,
+                    "hex(sha256(body)))), or base64 of the SHA256withRSA signature of the same string for a "
+                    "channel that registered an RSA public key")] = None,
 ) -> Channel:
     state = request.app.state
     registry: ChannelRegistry = state.channels
     nonces: NonceStore = state.nonces
+    quotas: QuotaLimiter = state.quotas
     if not (x_channel_id and x_timestamp and x_nonce and x_signature):
         raise ApiError("AUTH_HEADERS_MISSING")
     if not CHANNEL_RE.match(x_channel_id) or not x_timestamp.isdigit() or len(x_timestamp) > 12:
@@ -69,14 +79,16 @@ async def authenticate(
         raise ApiError("AUTH_CHANNEL_UNKNOWN")
     if abs(time.time() - int(x_timestamp)) > state.settings.timestamp_window_seconds:
         raise ApiError("AUTH_TIMESTAMP_EXPIRED")
-    body = await read_body(request, state.settings.max_body_bytes)
+    body = await read_body(request, state.settings.max_body_bytes, state.settings.body_timeout_seconds)
     request.state.raw_body = body
-    target = path_with_query(request)
-    if not any(verify(secret, x_signature, request.method, target, x_timestamp, x_nonce, body)
-               for secret in channel.hmac_secrets):
+    if not channel.verify(x_signature, request.method, path_with_query(request), x_timestamp, x_nonce, body):
         raise ApiError("AUTH_SIGNATURE_INVALID")
     if not channel.enabled:
         raise ApiError("CHANNEL_DISABLED")
+    wait = quotas.check(channel)
+    if wait:
+        raise ApiError("RATE_LIMITED", headers={"Retry-After": retry_after(wait)},
+                       details={"rate_per_second": channel.rate_per_second, "burst": channel.burst})
     if not await nonces.claim(channel.channel_id, x_nonce):
         raise ApiError("AUTH_NONCE_REPLAYED")
     return channel

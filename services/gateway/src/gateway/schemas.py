@@ -2,29 +2,59 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 AccountType = Literal["mobile", "broadband"]
 PaymentMethod = Literal["alipay", "wechat", "unionpay", "jd", "taobao", "unicom_pay"]
 OrderStatus = Literal["PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "REFUNDED", "UNDER_REVIEW", "REJECTED"]
 
 
+#: control characters other than tab and line breaks (a PEM key has those)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise ValueError("control characters are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    elif isinstance(value, list):
+        for item in value:
+            _clean(item)
+    return value
+
+
 class _Strict(BaseModel):
+    """Request bodies: no unknown fields; no text with control characters or invalid Unicode (they would only
+    fail further down, in SQL or in protobuf)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return _clean(value)
 
 
 class Account(_Strict):
     type: AccountType
-    id: str = Field(min_length=1, max_length=32, description="11-digit mobile number, or broadband account id")
+    id: str = Field(min_length=1, max_length=32, description="11-digit mobile number, or broadband account id",
+                    examples=["18612345678", "01087654321"])
 
 
 class PaymentIn(_Strict):
     method: PaymentMethod
-    transaction_id: str = Field(min_length=1, max_length=128, description="The provider's transaction id")
-    paid_fen: StrictInt = Field(gt=0, le=100_000_000, description="What the subscriber paid the channel, in fen")
+    transaction_id: str = Field(min_length=1, max_length=128, description="The provider's transaction id",
+                                examples=["2026112422001"])
+    paid_fen: StrictInt = Field(gt=0, le=100_000_000, description="What the subscriber paid the channel, in fen",
+                                examples=[5000])
     payer_account: str | None = Field(None, max_length=128, description="The payer's account at the provider")
 
 
@@ -38,9 +68,10 @@ class RiskContext(_Strict):
 
 class RechargeIn(_Strict):
     channel_order_id: str = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$",
-                                  description="Your order id: the idempotency key of this request")
+                                  description="Your order id: the idempotency key of this request",
+                                  examples=["A-1001"])
     account: Account
-    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$")
+    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$", examples=["CREDIT_50"])
     payment: PaymentIn
     notify_url: str | None = Field(None, max_length=512, pattern=r"^https?://[^\s]+$",
                                    description="Where we POST the signed final status")
@@ -311,7 +342,142 @@ class DeadlineOut(BaseModel):
     working_day: date
 
 
+# --- the channel registry (admin API) ---------------------------------------------------------------------
+
+ChannelId = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", description="Lower-case letters, digits, - and _")
+KeyKind = Literal["hmac", "rsa", "callback"]
+Permission = Literal["balance"]
+_URL_PREFIX = r"^https?://[^\s]+$"
+
+
+class QuotaIn(_Strict):
+    rate_per_second: StrictInt = Field(ge=1, le=1_000_000, description="Sustained requests per second")
+    burst: StrictInt = Field(ge=1, le=1_000_000, description="Requests allowed at once above the rate")
+
+
+class CallbackSettingsIn(_Strict):
+    enabled: bool = Field(True, description="Send callbacks to this channel's notify_url")
+    url_prefixes: list[Annotated[str, Field(max_length=256, pattern=_URL_PREFIX)]] = Field(
+        default_factory=list, max_length=20,
+        description="notify_url must start with one of these (empty: any http(s) URL)")
+
+
+class ChannelIn(_Strict):
+    channel_id: str = ChannelId
+    name: str = Field(min_length=1, max_length=100)
+    enabled: bool = True
+    permissions: list[Permission] = Field(default_factory=list, description="What it may do beyond recharging")
+    quota: QuotaIn = Field(default_factory=lambda: QuotaIn(rate_per_second=50, burst=100))
+    callbacks: CallbackSettingsIn = Field(default_factory=CallbackSettingsIn)
+    hmac: bool = Field(True, description="Make an HMAC secret for request signatures (returned once)")
+    rsa_public_key_pem: str | None = Field(
+        None, max_length=8192, description="Register this RSA public key (PEM, >= 2048 bits) for SHA256withRSA "
+                                           "request signatures")
+    prices: list[PriceIn] | None = Field(None, max_length=500,
+                                         description="The channel's price list (what it may sell, in fen)")
+
+
+class ChannelPatchIn(_Strict):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    enabled: bool | None = None
+    permissions: list[Permission] | None = None
+    quota: QuotaIn | None = None
+    callbacks: CallbackSettingsIn | None = None
+
+
+class KeyIn(_Strict):
+    kind: KeyKind = Field(description="hmac: we make a request-signing secret; rsa: register your public key; "
+                                      "callback: we make a new secret for signing our callbacks to you")
+    key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Default: made up for you")
+    public_key_pem: str | None = Field(None, max_length=8192, description="For kind rsa: PEM, >= 2048 bits")
+    retire_others_after_seconds: StrictInt | None = Field(
+        None, ge=0, le=90 * 86400,
+        description="The channel's other active keys of this kind stop counting after this many seconds "
+                    "(the rotation's overlap); left out, they stay until retired")
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    kind: KeyKind
+    status: Literal["active", "retired", "expired"]
+    created_at: datetime
+    expires_at: datetime | None
+    retired_at: datetime | None
+    fingerprint: str | None = Field(description="RSA keys: SHA-256 of the DER public key (hex); secrets: null")
+
+
+class KeyCreatedOut(KeyOut):
+    secret: str | None = Field(description="The new secret (hmac, callback): shown this once, never again")
+
+
+class QuotaOut(BaseModel):
+    rate_per_second: int
+    burst: int
+
+
+class CallbackSettingsOut(BaseModel):
+    enabled: bool
+    url_prefixes: list[str]
+
+
+class ChannelOut(BaseModel):
+    channel_id: str
+    name: str
+    enabled: bool
+    permissions: list[str]
+    quota: QuotaOut
+    callbacks: CallbackSettingsOut
+    keys: list[KeyOut]
+    created_at: datetime
+    updated_at: datetime
+    prices: list[PriceIn] | None = Field(None, description="The price list (one channel's view only)")
+
+
+class ChannelCreatedOut(ChannelOut):
+    secrets: list[KeyCreatedOut] = Field(description="The secrets made for it: shown this once, never again")
+
+
+class ChannelsOut(BaseModel):
+    channels: list[ChannelOut]
+
+
+class CallbackAttemptOut(BaseModel):
+    attempt: int
+    trigger: str = Field(description="schedule, or resend:<staff id>")
+    replica: str
+    started_at: datetime
+    duration_ms: int
+    http_status: int | None
+    error: str | None
+    response_excerpt: str | None
+
+
+class CallbackOut(BaseModel):
+    callback_id: str
+    order_id: str
+    channel_id: str
+    status: OrderStatus
+    notify_url: str
+    state: Literal["pending", "delivered", "gave_up", "superseded"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    body: dict[str, Any] = Field(description="What is POSTed (signed afresh at every attempt)")
+    attempt_log: list[CallbackAttemptOut]
+
+
+class CallbacksOut(BaseModel):
+    callbacks: list[CallbackOut]
+
+
+class ResendOut(BaseModel):
+    callback_id: str
+    state: Literal["pending"]
+
+
 #: bodies the routes parse themselves (after the signature check): documented by app._document_errors
 REQUEST_MODELS: list[type[BaseModel]] = [RechargeIn, RedemptionIn, PriceListIn, VoucherBatchIn, CardRangeIn,
-                                         CaseDecisionIn, ProposalDecisionIn, AssignmentIn, CalendarYearIn,
-                                         RefundNoticeIn]
+                                         ChannelIn, ChannelPatchIn, KeyIn, CaseDecisionIn, ProposalDecisionIn,
+                                         AssignmentIn, CalendarYearIn, RefundNoticeIn]

@@ -41,6 +41,33 @@ class GatewaySettings(PlatformSettings):
     max_body_bytes: int = 64 * 1024
     #: how often the channel registry is reloaded from the database (seconds)
     channel_refresh_seconds: float = 5.0
+    #: each replica writes a heartbeat this often; a channel's quota is shared among the replicas alive
+    replica_heartbeat_seconds: float = 5.0
+
+    # --- protection
+    #: requests in flight in this replica beyond which new ones are refused at once (503 OVERLOADED)
+    max_in_flight: int = 512
+    #: of those, at most this many for one channel, so that a flood from one leaves room for the others
+    max_in_flight_per_channel: int = 256
+    #: a request not answered within this is answered 503 UPSTREAM_TIMEOUT (its outcome may be unknown)
+    request_timeout_seconds: float = 15.0
+    #: a request body not received within this is refused (408 REQUEST_TIMEOUT)
+    body_timeout_seconds: float = 10.0
+
+    # --- callbacks to channels
+    #: consume order events and deliver callbacks in this process (off: another replica does it)
+    callbacks_enabled: bool = True
+    #: waits between attempts after the first one fails (Alipay's: 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h);
+    #: after the last, the callback is given up (the channel can still query the order; staff can re-send)
+    callback_retry_seconds: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
+    #: one attempt: connect and answer within this
+    callback_timeout_seconds: float = 10.0
+    #: a replica that took a callback and died: another takes it over after this
+    callback_lease_seconds: float = 60.0
+    #: how often due callbacks are looked for (a new one is sent at once by the replica that recorded it)
+    callback_poll_seconds: float = 1.0
+    #: callbacks sent at once by one replica
+    callback_concurrency: int = 32
     #: signs and verifies staff bearer tokens of the admin API (HS256); production refuses the default
     admin_jwt_secret: SecretStr = SecretStr(DEV_ADMIN_JWT_SECRET)
     admin_jwt_issuer: str = "topup-gateway"
@@ -50,6 +77,8 @@ class GatewaySettings(PlatformSettings):
     demo_channel_secret: SecretStr = Field(
         SecretStr("demo-secret"), validation_alias=AliasChoices("TOPUP_DEMO_CHANNEL_SECRET")
     )
+    #: the demo channel's quota (high: `make bench` drives it)
+    demo_channel_rate_per_second: int = 100_000
 
     def check_production(self) -> None:
         self.require_real_secret("GATEWAY_MASTER_KEY", self.master_key, DEV_MASTER_KEY)

@@ -1,4 +1,4 @@
-"""Admin API: channel price lists and voucher cards (staff only)."""
+"""Admin API: voucher cards (staff only). Channel price lists: routes/admin_channels.py."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ from starlette.responses import StreamingResponse
 
 from gateway import render
 from gateway.admin_auth import Role, Staff, require
+from gateway.auth import read_body
 from gateway.responses import FastJSON
 from gateway.routes.recharges import _ERRORS, openapi_body, parse_body
 from gateway.schemas import (
     CardRangeIn,
     CardsChangedOut,
-    PriceListIn,
-    PriceListOut,
     VoucherBatchIn,
     VoucherBatchOut,
     VoucherOut,
@@ -45,32 +44,6 @@ def _timeout(request: Request) -> float:
     return float(request.app.state.settings.orders_timeout_seconds)
 
 
-# --- price lists ----------------------------------------------------------------------------------------
-
-@router.get("/channels/{channel_id}/prices", response_model=PriceListOut, responses=_ERRORS,
-            summary="What a channel sells, at what price (fen)")
-async def get_prices(channel_id: str, request: Request, staff: Staffer) -> FastJSON:
-    upstream: Upstream = request.app.state.upstream
-    prices = await call(upstream.orders.GetChannelPrices(
-        orders_pb2.GetChannelPricesRequest(channel_id=channel_id), timeout=_timeout(request)))
-    return FastJSON({"channel_id": channel_id, "prices": [{"sku": p.sku, "price_fen": p.price_fen}
-                                                          for p in prices.prices]})
-
-
-@router.put("/channels/{channel_id}/prices", response_model=PriceListOut, responses=_ERRORS,
-            openapi_extra=openapi_body(PriceListIn),
-            summary="Replace a channel's price list (a channel may sell below face value)")
-async def put_prices(channel_id: str, request: Request, staff: Admin) -> FastJSON:
-    body = parse_body(PriceListIn, await request.body())
-    upstream: Upstream = request.app.state.upstream
-    prices = await call(upstream.orders.SetChannelPrices(orders_pb2.SetChannelPricesRequest(
-        channel_id=channel_id, prices=[orders_pb2.PriceEntry(sku=p.sku, price_fen=p.price_fen) for p in body.prices],
-        actor=_actor(staff)), timeout=_timeout(request)))
-    log.info("channel prices replaced", channel=channel_id, by=staff.id)
-    return FastJSON({"channel_id": channel_id, "prices": [{"sku": p.sku, "price_fen": p.price_fen}
-                                                          for p in prices.prices]})
-
-
 # --- voucher batches ------------------------------------------------------------------------------------
 
 @router.post(
@@ -82,7 +55,7 @@ async def put_prices(channel_id: str, request: Request, staff: Admin) -> FastJSO
     summary="Create a batch of voucher cards (up to 100,000); the export file comes back once",
 )
 async def create_batch(request: Request, staff: Admin) -> StreamingResponse:
-    body = parse_body(VoucherBatchIn, await request.body())
+    body = parse_body(VoucherBatchIn, await read_body(request, request.app.state.settings.max_body_bytes))
     upstream: Upstream = request.app.state.upstream
     stream = upstream.orders.CreateVoucherBatch(orders_pb2.CreateVoucherBatchRequest(
         sku=body.sku, count=body.count, expires_at=to_timestamp(body.expires_at), actor=_actor(staff),
@@ -126,7 +99,7 @@ def _change(action: str, summary: str):  # type: ignore[no-untyped-def]
     @router.post(f"/voucher-batches/{{batch_id}}/{action}", response_model=CardsChangedOut, responses=_ERRORS,
                  openapi_extra=openapi_body(CardRangeIn), summary=summary, name=f"{action}_vouchers")
     async def change(batch_id: str, request: Request, staff: Admin) -> FastJSON:
-        raw = await request.body()
+        raw = await read_body(request, request.app.state.settings.max_body_bytes)
         body = parse_body(CardRangeIn, raw or b"{}")
         upstream: Upstream = request.app.state.upstream
         method = getattr(upstream.orders, f"{action.capitalize()}Vouchers")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import render
 from gateway.auth import AuthenticatedChannel
+from gateway.channels import Channel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
 from gateway.schemas import ErrorOut, OrderOut, RechargeIn, RiskContext
@@ -52,6 +53,11 @@ async def decide(upstream: Upstream, request: risk_pb2.EvaluateRequest) -> risk_
     return decision
 
 
+def check_notify_url(channel: Channel, notify_url: str | None) -> None:
+    if notify_url and not channel.notify_url_allowed(notify_url):
+        raise ApiError("NOTIFY_URL_NOT_ALLOWED", details={"allowed_prefixes": list(channel.callback_url_prefixes)})
+
+
 def parse_body(model: type[T], raw: bytes) -> T:
     try:
         return model.model_validate_json(raw)
@@ -69,13 +75,16 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
     "/v1/recharges",
     status_code=201,
     response_model=OrderOut,
-    responses={200: {"model": OrderOut, "description": "The same request again: the stored response"}, **_ERRORS},
+    responses={200: {"model": OrderOut, "description": "The same request again: the stored response",
+                     "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}}},
+               **_ERRORS},
     openapi_extra=openapi_body(RechargeIn),
     summary="Create a recharge order (idempotent on channel_order_id)",
 )
 async def create_recharge(request: Request, channel: AuthenticatedChannel) -> FastJSON:
     body = parse_body(RechargeIn, request.state.raw_body)
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
+    check_notify_url(channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
     account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
     payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],

@@ -13,7 +13,7 @@ from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
-from gateway.routes.recharges import _ERRORS, decide, openapi_body, parse_body, risk_request
+from gateway.routes.recharges import _ERRORS, check_notify_url, decide, openapi_body, parse_body, risk_request
 from gateway.schemas import OrderOut, RedemptionIn
 from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
@@ -28,13 +28,16 @@ router = APIRouter(tags=["vouchers"])
     "/v1/voucher-redemptions",
     status_code=201,
     response_model=OrderOut,
-    responses={200: {"model": OrderOut, "description": "The same request again: the stored response"}, **_ERRORS},
+    responses={200: {"model": OrderOut, "description": "The same request again: the stored response",
+                     "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}}},
+               **_ERRORS},
     openapi_extra=openapi_body(RedemptionIn),
     summary="Redeem a voucher card for an account (idempotent on channel_order_id)",
 )
 async def redeem(request: Request, channel: AuthenticatedChannel) -> FastJSON:
     body = parse_body(RedemptionIn, request.state.raw_body)
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
+    check_notify_url(channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
     account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
     trace_context = telemetry.inject_context()
