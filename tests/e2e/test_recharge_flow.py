@@ -13,9 +13,9 @@ from topup_devstack.stack import Stack
 
 
 async def test_a_signed_credit_50_reaches_succeeded(client: AsyncTopupClient, stack: Stack) -> None:
-    async with httpx.AsyncClient() as http:
-        before = (await http.get(f"{stack.boss}/boss/v1/subscribers/mobile/18612345678")).json()["balance_fen"]
     body = recharge()
+    async with httpx.AsyncClient() as http:
+        before = (await http.get(f"{stack.boss}/boss/v1/subscribers/mobile/{body['account_id']}")).json()["balance_fen"]
     order = await client.create_recharge(**body)
     assert client.last_response is not None and client.last_response.status_code == 201
     assert order["status"] in {"PENDING", "PROCESSING", "SUCCEEDED"}
@@ -28,7 +28,7 @@ async def test_a_signed_credit_50_reaches_succeeded(client: AsyncTopupClient, st
                                     query={"include_history": "true"}))["history"]
     assert [h["to_status"] for h in history] == ["PENDING", "PROCESSING", "SUCCEEDED"]
     async with httpx.AsyncClient() as http:
-        after = (await http.get(f"{stack.boss}/boss/v1/subscribers/mobile/18612345678")).json()["balance_fen"]
+        after = (await http.get(f"{stack.boss}/boss/v1/subscribers/mobile/{body['account_id']}")).json()["balance_fen"]
     assert after - before == 5000  # credited at BOSS, exactly once, the face value
 
 

@@ -101,7 +101,7 @@ async def test_the_desk_checks_roles_actions_and_reasons(client: AsyncTopupClien
 
 
 async def test_four_eyes_above_the_threshold(client: AsyncTopupClient, desk: Desk) -> None:
-    order = await _ambiguous(client, "CREDIT_500", 50000)  # the threshold is 200 yuan
+    order = await _ambiguous(client, "CREDIT_200", 20000)  # the threshold: 200 yuan and more
     case = await desk.case_of(order["order_id"])
     assert case["needs_four_eyes"]
 
@@ -129,7 +129,7 @@ async def test_four_eyes_above_the_threshold(client: AsyncTopupClient, desk: Des
     assert [a for a, _ in _trail(resolved)] == ["opened", "proposed", "declined", "proposed", "approved", "resolved"]
     assert resolved["actions"][4]["role"] == "finance"
     assert (await wait_status(client, order["order_id"], "REFUNDED"))["status"] == "REFUNDED"
-    assert (await desk.refund_of(order["order_id"], until="SETTLED"))["amount_fen"] == 50000
+    assert (await desk.refund_of(order["order_id"], until="SETTLED"))["amount_fen"] == 20000
 
 
 async def _held(stack: Stack, paid: int = 2000) -> str:

@@ -29,6 +29,8 @@ router = APIRouter(prefix="/admin/v1/risk", tags=["admin: risk"])
 
 Admin = Annotated[Staff, Depends(require(Role.ADMIN))]
 Reader = Annotated[Staff, Depends(require(Role.REVIEWER))]
+#: a rule-set version (an int32 in the risk schema: larger numbers are refused here, not overflowed there)
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ListName = Annotated[Literal["block", "allow"], Path(description="block or allow")]
 ListKind = Annotated[Literal["account", "payer", "device", "ip", "channel"],
                      Path(description="what the entry names; a payer is `<payment method>:<payer account>`")]
@@ -152,7 +154,7 @@ async def create_ruleset(request: Request, staff: Admin) -> FastJSON:
 
 
 @router.get("/rulesets/{version}", responses=_ERRORS, summary="One rule-set version, with its document")
-async def get_ruleset(request: Request, staff: Reader, version: Annotated[int, Path(ge=1)]) -> FastJSON:
+async def get_ruleset(request: Request, staff: Reader, version: Version) -> FastJSON:
     reply = await call(_upstream(request).risk.GetRuleSet(risk_pb2.GetRuleSetRequest(version=version),
                                                           timeout=_timeout(request)))
     return FastJSON(_ruleset(reply))
@@ -160,7 +162,7 @@ async def get_ruleset(request: Request, staff: Reader, version: Annotated[int, P
 
 @router.post("/rulesets/{version}/deploy", responses=_ERRORS, openapi_extra=_openapi(DeployIn),
              summary="Make a version live (enforced) or run it in shadow (recorded and compared, not enforced)")
-async def deploy_ruleset(request: Request, staff: Admin, version: Annotated[int, Path(ge=1)]) -> FastJSON:
+async def deploy_ruleset(request: Request, staff: Admin, version: Version) -> FastJSON:
     body: DeployIn = await _body(request, DeployIn)
     mode = risk_pb2.DEPLOY_MODE_LIVE if body.mode == "live" else risk_pb2.DEPLOY_MODE_SHADOW
     reply = await call(_upstream(request).risk.DeployRuleSet(risk_pb2.DeployRuleSetRequest(
@@ -185,7 +187,7 @@ async def state(request: Request, staff: Reader) -> FastJSON:
 @router.get("/rulesets/{version}/shadow-report", responses=_ERRORS,
             summary="How a shadow version's decisions compare with the live ones made at the same time")
 async def shadow_report(
-    request: Request, staff: Reader, version: Annotated[int, Path(ge=1)],
+    request: Request, staff: Reader, version: Version,
     since: Annotated[datetime | None, Query(description="Decisions from this time on")] = None,
     sample: Annotated[int, Query(ge=0, le=200, description="How many differing decisions to list")] = 20,
 ) -> FastJSON:
