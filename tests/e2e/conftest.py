@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.otlp import OtlpCollector
 from topup_client import AsyncTopupClient
 from topup_devstack.stack import Stack, start_stack
 
@@ -56,8 +57,16 @@ def is_final(order: dict[str, Any]) -> bool:
 
 
 @pytest.fixture(scope="package")
-def stack(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
-    s = start_stack(tmp_path_factory.mktemp("stack"), {**infra.env(), **FAST})
+def collector() -> Iterator[OtlpCollector]:
+    """Where the stack's spans go: tracing is on in these tests, as it is in production."""
+    c = OtlpCollector().start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="package")
+def stack(infra, collector: OtlpCollector, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    s = start_stack(tmp_path_factory.mktemp("stack"), {**infra.env(), **FAST, **collector.env()})
     yield s
     s.stop()
 

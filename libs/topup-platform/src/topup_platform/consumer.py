@@ -26,7 +26,6 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from google.protobuf.message import DecodeError, Message
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from topup.events.v1 import envelope_pb2
@@ -208,7 +207,8 @@ class EventConsumer:
                     todo.append(event)
                 if self.batch_handler is not None and todo:
                     ctx = EventContext(conn=conn, envelope=todo[0].envelope, topic=todo[0].record.topic)
-                    await self.batch_handler(ctx, [(e.envelope, e.payload) for e in todo])
+                    with self._batch_spans(todo):
+                        await self.batch_handler(ctx, [(e.envelope, e.payload) for e in todo])
                     contexts.append(ctx)
                 else:
                     for event in todo:
@@ -252,21 +252,40 @@ class EventConsumer:
                     return
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
 
+    def _span_attributes(self, event: _Event) -> dict[str, str | int]:
+        return {"messaging.system": "kafka", "messaging.destination.name": event.record.topic,
+                "messaging.consumer.group.name": self.name, "topup.event_type": event.envelope.event_type,
+                "topup.aggregate_id": event.envelope.aggregate_id}
+
     @contextlib.contextmanager
     def _span(self, event: _Event) -> Iterator[None]:
         """The event's own trace continues here (its producer's context travels in the envelope)."""
-        token = otel_context.attach(telemetry.extract_context(dict(event.envelope.trace_context)))
+        with telemetry.continue_trace(event.envelope.trace_context, f"{event.record.topic} process",
+                                      kind=trace.SpanKind.CONSUMER, attributes=self._span_attributes(event)):
+            yield
+
+    @contextlib.contextmanager
+    def _batch_spans(self, events: list[_Event]) -> Iterator[None]:
+        """Events applied together: each one's trace gets a span covering the batch (none is made current, as
+        the batch belongs to no single trace)."""
+        if not telemetry.tracing_enabled():
+            yield
+            return
+        size = {"messaging.batch.message_count": len(events)}
+        spans = [tracer.start_span(f"{e.record.topic} process", kind=trace.SpanKind.CONSUMER,
+                                   context=telemetry.extract_context(e.envelope.trace_context),
+                                   attributes={**self._span_attributes(e), **size})
+                 for e in events]
         try:
-            with tracer.start_as_current_span(
-                f"{event.record.topic} process", kind=trace.SpanKind.CONSUMER,
-                attributes={"messaging.system": "kafka", "messaging.destination.name": event.record.topic,
-                            "messaging.consumer.group.name": self.name,
-                            "topup.event_type": event.envelope.event_type,
-                            "topup.aggregate_id": event.envelope.aggregate_id},
-            ):
-                yield
+            yield
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR)
+            raise
         finally:
-            otel_context.detach(token)
+            for span in spans:
+                span.end()
 
     async def apply(self, event: _Event) -> bool:
         """Apply one event exactly once, in its own transaction. Returns False if it was applied before."""

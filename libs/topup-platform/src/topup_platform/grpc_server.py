@@ -18,7 +18,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from topup.common.v1 import common_pb2
@@ -129,18 +128,14 @@ async def each_item(
     status of a single call."""
 
     async def one(item: T) -> R | common_pb2.Error:
-        carrier = trace_context(item)
-        token = otel_context.attach(telemetry.extract_context(carrier)) if carrier else None
-        try:
-            return await handle(item)
-        except DomainError as err:
-            return err.to_error_pb()
-        except Exception:
-            log.exception("unhandled error in a batch item")
-            return internal_error_pb()
-        finally:
-            if token is not None:
-                otel_context.detach(token)
+        with telemetry.attached(trace_context(item)):
+            try:
+                return await handle(item)
+            except DomainError as err:
+                return err.to_error_pb()
+            except Exception:
+                log.exception("unhandled error in a batch item")
+                return internal_error_pb()
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import orjson
 import structlog
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+
+from topup_platform.telemetry import REQUEST_ID
 
 # A key is secret when one of its underscore-separated words is one of these ("pin", "voucher_pin",
 # "channel_secret", "x_signature"...), not when the letters merely occur inside a word ("mapping").
@@ -35,10 +37,14 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 
 def add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The current trace and span, and the request id the trace's baggage carries from the gateway (a
+    request id bound in this process wins)."""
     ctx = trace.get_current_span().get_span_context()
     if ctx.is_valid:
         event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
         event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    if "request_id" not in event_dict and (request_id := baggage.get_baggage(REQUEST_ID)):
+        event_dict["request_id"] = request_id
     return event_dict
 
 

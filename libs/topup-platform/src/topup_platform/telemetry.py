@@ -8,15 +8,19 @@ Trace context travels as W3C `traceparent` in gRPC metadata, HTTP headers and Ka
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 _enabled = False
+#: the baggage entry that carries the channel request's id across services
+REQUEST_ID = "request_id"
+_tracer = trace.get_tracer("topup_platform")
 
 
 def _exporter_from_env() -> SpanExporter | None:
@@ -81,7 +85,36 @@ def inject_context(carrier: MutableMapping[str, str] | None = None) -> dict[str,
 
 
 def extract_context(carrier: Mapping[str, str]) -> context.Context:
-    return propagate.extract(carrier)
+    return propagate.extract(dict(carrier))
+
+
+@contextlib.contextmanager
+def attached(carrier: Mapping[str, str]) -> Iterator[None]:
+    """Make the context `carrier` holds current for the block, without a span of its own: log lines written
+    inside carry that trace (and the request id in its baggage). An empty carrier leaves the context as is."""
+    if not carrier:
+        yield
+        return
+    token = context.attach(propagate.extract(dict(carrier)))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextlib.contextmanager
+def continue_trace(carrier: Mapping[str, str], name: str, *, kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+                   attributes: Mapping[str, str | int] | None = None) -> Iterator[trace.Span]:
+    """A span in the trace whose context `carrier` holds (an event's envelope, a stored job), current for the
+    block: work that resumes later, in another process or task, stays in its order's trace."""
+    with attached(carrier), _tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
+        yield span
+
+
+def with_request_id(request_id: str) -> context.Context:
+    """The current context with the request id as W3C baggage: it travels wherever the trace context does
+    (gRPC metadata, event envelopes, Kafka headers), so other services' log lines name the request too."""
+    return baggage.set_baggage(REQUEST_ID, request_id)
 
 
 def current_trace_id() -> str | None:

@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
 from billing_adapter import transformers
 from billing_adapter.domain.outcomes import Classified
+from topup_platform import telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +32,11 @@ class BossClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # created inside the running loop
+            # with tracing on, every call is a client span and carries the order's trace to BOSS (traceparent)
             self._session = aiohttp.ClientSession(
                 timeout=self.timeout, connector=aiohttp.TCPConnector(limit=self.max_connections),
-                raise_for_status=False)
+                raise_for_status=False,
+                trace_configs=[create_trace_config()] if telemetry.tracing_enabled() else None)
         return self._session
 
     async def close(self) -> None:

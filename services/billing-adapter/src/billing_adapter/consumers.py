@@ -22,11 +22,12 @@ _KIND = {order_events.FulfilmentOperation.KIND_CREDIT: "credit",
          order_events.FulfilmentOperation.KIND_DATA_PACK: "data_pack"}
 
 
-def _job(event: order_events.FulfilmentRequested) -> Job:
+def _job(envelope: EventEnvelope, event: order_events.FulfilmentRequested) -> Job:
     return Job(
         order_id=UUID(event.order_id), channel_id=event.channel_id,
         account_type=vocab.ACCOUNT_TYPE_NAMES[event.account.type], account_id=event.account.id, sku=event.sku,
         state="in_progress", attempts=0, requested_at=from_timestamp(event.accepted_at) or utcnow(),
+        trace_context=dict(envelope.trace_context),
         operations=[OperationRow(op.transaction_id, seq, _KIND[op.kind], op.amount_fen, op.pack_code, "pending", "")
                     for seq, op in enumerate(event.operations)],
     )
@@ -39,7 +40,7 @@ def fulfilment_requests(worker: FulfilmentWorker) -> BatchHandler:
             started = billing_pb2.FulfilmentStarted(order_id=event.order_id, started_at=to_timestamp(utcnow()))
             row = worker.outbox.row(BILLING_TOPIC, started, aggregate_type="order", aggregate_id=event.order_id,
                                     trace_context=dict(envelope.trace_context))
-            jobs.append((_job(event), row))
+            jobs.append((_job(envelope, event), row))
         created = await repository.insert_jobs(ctx.conn, jobs, owner=worker.owner,
                                                lease_seconds=worker.settings.lease_seconds)
         if created:  # the jobs, held by this worker, and their FulfilmentStarted are committed: go

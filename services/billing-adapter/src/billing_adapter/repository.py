@@ -6,7 +6,8 @@ consequences, and the outcome together with the event that announces it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -38,14 +39,16 @@ class Job:
     attempts: int
     requested_at: datetime
     operations: list[OperationRow]
+    #: the order's trace context (W3C headers), carried from its FulfilmentRequested
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 _INSERT_JOBS = """
 WITH j AS (
-    INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at, started, state,
-                             lease_owner, lease_until)
+    INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at, trace_context,
+                             started, state, lease_owner, lease_until)
     SELECT j.*, true, 'in_progress', $7, now() + make_interval(secs => $8)
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS j
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $21::jsonb[]) AS j
     ON CONFLICT (order_id) DO NOTHING
     RETURNING order_id
 ), ops AS (
@@ -80,6 +83,7 @@ async def insert_jobs(conn: asyncpg.Connection, jobs: list[tuple[Job, OutboxRow]
         [o.amount_fen for _, o in ops], [o.pack_code for _, o in ops],
         [j.order_id for j, _ in jobs], [e.event_id for _, e in jobs], [e.topic for _, e in jobs],
         [e.key for _, e in jobs], [e.event_type for _, e in jobs], [e.envelope for _, e in jobs],
+        [dict(j.trace_context) for j, _ in jobs],
     )
     return {r["order_id"] for r in rows}
 
@@ -108,7 +112,8 @@ async def lease(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: f
     return Job(row["order_id"], row["channel_id"], row["account_type"], row["account_id"], row["sku"],
                row["state"], row["attempts"], row["requested_at"],
                [OperationRow(o["transaction_id"], o["seq"], o["kind"], o["amount_fen"], o["pack_code"], o["state"],
-                             o["boss_serial"]) for o in ops])
+                             o["boss_serial"]) for o in ops],
+               row["trace_context"])
 
 
 async def due_jobs(conn: asyncpg.Connection, limit: int) -> list[UUID]:

@@ -27,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import structlog
 from google.protobuf.message import Message
 
 from billing_adapter import repository
@@ -36,6 +37,7 @@ from billing_adapter.gate import BOSS_RETRIES, BossGate, BreakerOpen
 from billing_adapter.repository import Job, OperationRow
 from billing_adapter.settings import BillingSettings
 from topup.events.v1 import billing_pb2
+from topup_platform import telemetry
 from topup_platform.events import BILLING_TOPIC
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
@@ -115,6 +117,12 @@ class FulfilmentWorker:
                 job = await repository.lease(conn, order_id, self.owner, self.settings.lease_seconds)
             if job is None:
                 return
+        with telemetry.continue_trace(job.trace_context, "fulfil order",
+                                      attributes={"topup.order_id": str(job.order_id), "topup.sku": job.sku}), \
+                structlog.contextvars.bound_contextvars(order_id=str(job.order_id)):
+            await self._fulfil(job)
+
+    async def _fulfil(self, job: Job) -> None:
         done_ops = [op for op in job.operations if op.state == "succeeded"]
         progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops])
         attempts = job.attempts

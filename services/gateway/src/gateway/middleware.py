@@ -1,5 +1,6 @@
-"""One pure-ASGI middleware for every request: a request id (echoed as X-Request-Id and bound into every
-log line) and the per-route metrics. (The HTTP server span is FastAPI's own telemetry, when tracing is on.)"""
+"""One pure-ASGI middleware for every request: a request id (echoed as X-Request-Id, bound into every
+log line, and sent on as trace baggage so the services behind log it too) and the per-route
+metrics. (The HTTP server span is FastAPI's own telemetry, when tracing is on.)"""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import time
 from typing import Any
 
 import structlog
+from opentelemetry import context as otel_context
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from topup_platform import telemetry
 from topup_platform.ids import new_id_str
 from topup_platform.metrics import LATENCY_BUCKETS
 
@@ -44,9 +47,11 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
+        token = otel_context.attach(telemetry.with_request_id(request_id))
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            otel_context.detach(token)
             route = _route_template(scope)
             REQUESTS.labels(route, scope["method"], str(status)).inc()
             LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from orders import convert, repository
+from orders import convert, metrics, repository
 from orders import voucher_repository as vrepo
 from orders.catalog import Catalog, CatalogSnapshot
 from orders.domain.accounts import UNICOM, Account, AccountType, carrier_of
@@ -133,8 +133,10 @@ class OrdersService:
                 inserted, carrier = written[new.order.order_id]
                 if inserted:
                     results[i] = (orders_pb2.Order.FromString(new.first_response), False)
-                    log.info("order created", order_id=str(new.order.order_id), channel=req.channel_id,
-                             sku=req.sku, status=new.order.status.value)
+                    metrics.observe([(new.order, new.change)])
+                    with telemetry.attached(items[i][2]):  # the line belongs to this order's request and trace
+                        log.info("order created", order_id=str(new.order.order_id), channel=req.channel_id,
+                                 sku=req.sku, status=new.order.status.value)
                 else:  # a retry, an identical request that won the race, or an account we do not serve
                     failed.append((i, req, AccountNotServed("we do not serve this account",
                                                             carrier=carrier or "unknown")))
@@ -248,6 +250,7 @@ class OrdersService:
                                           trace_context=m.trace_context))
         await repository.save_transitions(conn, list(orders.values()), changes, events)
         await self._settle_vouchers(conn, [(orders[i], c) for i, c in changes])
+        metrics.observe((orders[i], c) for i, c in changes)
 
     async def transition(
         self,
@@ -272,6 +275,7 @@ class OrdersService:
                                 aggregate_id=str(order.order_id))
         await repository.save_transition(conn, order, change, event)
         await self._settle_vouchers(conn, [(order, change)])
+        metrics.observe([(order, change)])
         return order
 
     async def credited_per_boss(self, conn: asyncpg.Connection, order_id: UUID, reason: str) -> None:

@@ -19,7 +19,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from orders import convert, repository
+from orders import convert, metrics, repository
 from orders import voucher_repository as vrepo
 from orders.catalog import Catalog
 from orders.domain.accounts import Account
@@ -210,6 +210,7 @@ class VoucherService:
                     return replay, True
                 raise
         self.outbox.wake()
+        metrics.observe([(new.order, new.change)])
         log.info("voucher redeemed", order_id=str(order_id), channel=r.channel_id)
         return orders_pb2.Order.FromString(new.first_response), False
 
