@@ -72,6 +72,15 @@ async def test_the_spans_of_one_order_share_one_trace(client: AsyncTopupClient, 
     assert fulfil.attributes["topup.order_id"] == order["order_id"]
 
 
+async def test_probes_make_no_spans(client: AsyncTopupClient, collector: OtlpCollector, stack: Stack) -> None:
+    async with httpx.AsyncClient() as http:  # the launcher and the gateway's readiness probe the others too
+        assert (await http.get(f"{stack.gateway}/readyz")).status_code == 200
+    await asyncio.sleep(1)
+    probes = [(s.service, s.name) for s in collector.spans()
+              if "grpc.health" in s.name or s.name in ("GET /healthz", "GET /readyz", "GET /metrics")]
+    assert probes == []
+
+
 async def test_two_orders_are_two_traces(client: AsyncTopupClient, collector: OtlpCollector) -> None:
     first, second = await asyncio.gather(client.create_recharge(**recharge()), client.create_recharge(**recharge()))
     for o in (first, second):

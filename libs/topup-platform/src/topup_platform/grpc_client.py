@@ -34,7 +34,8 @@ _SERVICE_CONFIG = json.dumps({
 def insecure_channel(target: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target,
-        interceptors=aio_client_interceptors() if telemetry.tracing_enabled() else None,
+        interceptors=(aio_client_interceptors(filter_=telemetry.NOT_HEALTH_CHECK)
+                      if telemetry.tracing_enabled() else None),
         options=[
             ("grpc.service_config", _SERVICE_CONFIG),
             ("grpc.enable_retries", 1),

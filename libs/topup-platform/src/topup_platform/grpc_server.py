@@ -145,7 +145,7 @@ class GrpcServer:
 
     def __init__(self, *, port: int, host: str = "0.0.0.0", interceptors: Sequence[Any] = ()) -> None:
         self.address = f"{host}:{port}"
-        tracing = [aio_server_interceptor()] if telemetry.tracing_enabled() else []
+        tracing = [aio_server_interceptor(filter_=telemetry.NOT_HEALTH_CHECK)] if telemetry.tracing_enabled() else []
         self.server = grpc.aio.server(
             interceptors=[*tracing, ErrorInterceptor(), *interceptors],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],

@@ -11,15 +11,22 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING
 
 from opentelemetry import baggage, context, propagate, trace
+from opentelemetry.instrumentation.grpc import filters as grpc_filters
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
+if TYPE_CHECKING:  # the HTTP apps' own dependency; this module does not import FastAPI
+    from fastapi.telemetry import TelemetryConfig
+
 _enabled = False
 #: the baggage entry that carries the channel request's id across services
 REQUEST_ID = "request_id"
+#: gRPC calls worth a span: all but health checks (probes every few seconds would bury the orders' traces)
+NOT_HEALTH_CHECK = grpc_filters.negate(grpc_filters.health_check())
 _tracer = trace.get_tracer("topup_platform")
 
 
@@ -64,6 +71,13 @@ def configure_tracing(service: str) -> TracerProvider | None:
     trace.set_tracer_provider(provider)
     _enabled = True
     return provider
+
+
+def fastapi_telemetry(*, unprobed: tuple[str, ...] = ("/healthz", "/readyz", "/metrics")) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry settings for our HTTP apps: the HTTP server span (continuing the caller's
+    trace, when tracing is on) and nothing else; probes and scrapes make no spans."""
+    return {"operation_spans": False, "metrics": False, "logs": False,
+            "exclude": lambda scope: scope.get("path") in unprobed}
 
 
 def tracing_enabled() -> bool:

@@ -37,6 +37,7 @@ from gateway.routes import (
 from gateway.schemas import REQUEST_MODELS
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
+from topup_platform import telemetry
 from topup_platform.db import create_pool
 from topup_platform.logging import get_logger
 from topup_platform.runtime import Worker, open_pool
@@ -122,9 +123,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=FastJSON,
-        # FastAPI's own OpenTelemetry: the HTTP server span (continuing the caller's trace) when tracing is on.
-        telemetry={"operation_spans": False, "metrics": False, "logs": False,
-                   "exclude": lambda scope: scope.get("path") in ("/healthz", "/readyz", "/metrics")},
+        telemetry=telemetry.fastapi_telemetry(),
     )
     # outermost last: the request id and metrics cover the requests the shedder refuses
     app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight,

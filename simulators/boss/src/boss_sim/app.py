@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from boss_sim import domain
 from boss_sim.domain import Sandbox
 from boss_sim.settings import BossSimSettings
+from topup_platform import telemetry
 from topup_platform.ids import new_id_str
 from topup_platform.runtime import open_pool
 
@@ -121,7 +122,7 @@ def create_app(settings: BossSimSettings) -> FastAPI:
         yield
         await pool.close()
 
-    app = FastAPI(title="BOSS simulator", lifespan=lifespan)
+    app = FastAPI(title="BOSS simulator", lifespan=lifespan, telemetry=telemetry.fastapi_telemetry())
 
     def faults(request: Request) -> Faults:
         current: Faults = request.app.state.faults

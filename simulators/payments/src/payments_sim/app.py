@@ -48,6 +48,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from payments_sim.settings import PaymentsSimSettings
+from topup_platform import telemetry
 from topup_platform.ids import new_id_str
 from topup_platform.logging import get_logger
 from topup_platform.runtime import open_pool
@@ -226,7 +227,7 @@ def create_app(settings: PaymentsSimSettings) -> FastAPI:
         await settler.close()
         await app.state.pool.close()
 
-    app = FastAPI(title="Payment-provider simulator", lifespan=lifespan)
+    app = FastAPI(title="Payment-provider simulator", lifespan=lifespan, telemetry=telemetry.fastapi_telemetry())
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
