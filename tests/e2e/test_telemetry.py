@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from uuid import UUID
 
+import asyncpg
 import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,18 +20,32 @@ from topup_client import AsyncTopupClient
 from topup_client.client import recharge_body
 from topup_devstack.stack import Stack
 
-SERVER, CLIENT, CONSUMER = 2, 3, 5  # OTLP's SpanKind numbers
+INTERNAL, SERVER, CLIENT, CONSUMER = 1, 2, 3, 5  # OTLP's SpanKind numbers
 
 #: the hops of one recharge that must all be in its trace: (service, span kind, a test of the span)
 HOPS: dict[str, tuple[str, int, Callable[[Span], bool]]] = {
     "the channel's HTTP request": ("gateway", SERVER, lambda s: s.name == "POST /v1/recharges"),
-    "the risk decision (gRPC)": ("risk", SERVER, lambda s: s.name.startswith("/topup.risk.v1.RiskService/Evaluate")),
-    "the order's creation (gRPC)": ("orders", SERVER, lambda s: "OrdersService/CreateRecharge" in s.name),
+    # (the gateway coalesces concurrent requests into batch calls: each item has its own span in its own trace)
+    "the risk decision (gRPC)": ("risk", INTERNAL, lambda s: s.name == "evaluate attempt"),
+    "the order's creation (gRPC)": ("orders", INTERNAL, lambda s: s.name == "create order"),
     "the order event, consumed": ("billing-adapter", CONSUMER, lambda s: "topup.orders.events" in s.name),
+    "the fulfilment": ("billing-adapter", INTERNAL, lambda s: s.name == "fulfil order"),
     "the call to BOSS": ("billing-adapter", CLIENT, lambda s: s.attributes.get("http.request.method", s.attributes.get(
         "http.method")) == "POST"),
     "BOSS receiving it (traceparent header)": ("boss-sim", SERVER, lambda s: s.name == "POST /boss/v1/recharges"),
     "the billing outcome, consumed": ("orders", CONSUMER, lambda s: "topup.billing.events" in s.name),
+}
+
+
+#: and when BOSS refuses the credit, the refund's hops, in the same trace
+REFUND_HOPS: dict[str, tuple[str, int, Callable[[Span], bool]]] = {
+    "the failed order's event, consumed by refunds": ("refunds", CONSUMER, lambda s: "topup.orders.events" in s.name),
+    "the refund's work": ("refunds", INTERNAL, lambda s: s.name == "refund order"),
+    "the call to the payment provider": ("refunds", CLIENT, lambda s: s.attributes.get(
+        "http.request.method", s.attributes.get("http.method")) == "POST"),
+    "the provider receiving it (traceparent header)": ("payments-sim", SERVER,
+                                                        lambda s: s.name == "POST /{provider}/v1/refunds"),
+    "the settlement, consumed by orders": ("orders", CONSUMER, lambda s: "topup.refunds.events" in s.name),
 }
 
 
@@ -38,19 +54,27 @@ def trace_of(spans: list[Span], order_id: str) -> str | None:
                                                            s.attributes.get("topup.order_id"))), None)
 
 
-def missing_hops(trace: list[Span]) -> list[str]:
-    return [hop for hop, (service, kind, test) in HOPS.items()
+def missing_hops(trace: list[Span], hops: dict[str, tuple[str, int, Callable[[Span], bool]]] = HOPS) -> list[str]:
+    return [hop for hop, (service, kind, test) in hops.items()
             if not any(s.service == service and s.kind == kind and test(s) for s in trace)]
 
 
-async def order_trace(collector: OtlpCollector, order_id: str, timeout: float = 20.0) -> list[Span]:
+def orphans(trace: list[Span]) -> list[Span]:
+    """Spans whose parent is not (yet) among the trace's exported spans."""
+    ids = {s.span_id for s in trace}
+    return [s for s in trace if s.parent_span_id and s.parent_span_id not in ids]
+
+
+async def order_trace(collector: OtlpCollector, order_id: str, timeout: float = 20.0,
+                      hops: dict[str, tuple[str, int, Callable[[Span], bool]]] = HOPS) -> list[Span]:
     """The spans of the order's trace, once every hop has been exported (or the timeout passed)."""
     deadline = time.monotonic() + timeout
     while True:
         spans = collector.spans()
         trace_id = trace_of(spans, order_id)
         trace = [s for s in spans if s.trace_id == trace_id]
-        if (trace and not missing_hops(trace)) or time.monotonic() > deadline:
+        # each process exports on its own timer: wait for every hop, and for every span's parent
+        if (trace and not missing_hops(trace, hops) and not orphans(trace)) or time.monotonic() > deadline:
             return trace
         await asyncio.sleep(0.2)
 
@@ -63,10 +87,9 @@ async def test_the_spans_of_one_order_share_one_trace(client: AsyncTopupClient, 
     assert trace, "no span names the order"
     assert missing_hops(trace) == []
     # one root (the channel's request); every other span's parent is in the same trace
-    span_ids = {s.span_id for s in trace}
     roots = [s for s in trace if not s.parent_span_id]
     assert [(r.service, r.name) for r in roots] == [("gateway", "POST /v1/recharges")]
-    assert all(s.parent_span_id in span_ids for s in trace if s.parent_span_id)
+    assert orphans(trace) == []
     # the call to BOSS happens inside the fulfilment of this order
     fulfil = next(s for s in trace if s.name == "fulfil order")
     assert fulfil.attributes["topup.order_id"] == order["order_id"]
@@ -81,24 +104,60 @@ async def test_probes_make_no_spans(client: AsyncTopupClient, collector: OtlpCol
     assert probes == []
 
 
-async def test_two_orders_are_two_traces(client: AsyncTopupClient, collector: OtlpCollector) -> None:
-    first, second = await asyncio.gather(client.create_recharge(**recharge()), client.create_recharge(**recharge()))
-    for o in (first, second):
+async def test_a_refund_stays_in_its_orders_trace(client: AsyncTopupClient, collector: OtlpCollector) -> None:
+    order = await client.create_recharge(**recharge("18600000001", "CREDIT_20", 2000))  # BOSS: no such subscriber
+    assert (await wait_final(client, order["order_id"]))["status"] == "REFUNDED"
+    everything = {**HOPS, **REFUND_HOPS}
+    trace = await order_trace(collector, order["order_id"], hops=everything)
+    assert missing_hops(trace, everything) == []
+    roots = [s for s in trace if not s.parent_span_id]
+    assert [(r.service, r.name) for r in roots] == [("gateway", "POST /v1/recharges")]
+
+
+async def test_concurrent_orders_are_one_trace_each(client: AsyncTopupClient, collector: OtlpCollector) -> None:
+    """Concurrent requests go to risk and orders in shared batch calls: still one whole trace per order, with
+    its own root, and no subscriber number in any span."""
+    bodies = [recharge() for _ in range(12)]
+    orders = await asyncio.gather(*(client.create_recharge(**b) for b in bodies))
+    for o in orders:
         assert (await wait_final(client, o["order_id"]))["status"] == "SUCCEEDED"
-    one, other = (await order_trace(collector, first["order_id"]), await order_trace(collector, second["order_id"]))
-    assert missing_hops(one) == [] and missing_hops(other) == []
-    assert one[0].trace_id != other[0].trace_id
+    traces = [await order_trace(collector, o["order_id"]) for o in orders]
+    for trace in traces:
+        assert missing_hops(trace) == [] and orphans(trace) == []
+        assert [s.name for s in trace if not s.parent_span_id] == ["POST /v1/recharges"]
+    assert len({t[0].trace_id for t in traces}) == len(orders)
+    numbers = {b["account_id"] for b in bodies}
+    for n in list(numbers)[:2]:  # URLs that name a subscriber: the pre-flight and the history
+        await client.request("GET", "/v1/products", query={"account": n})
+        await client.request("GET", f"/v1/accounts/mobile/{n}/recharges")
+    await asyncio.sleep(1)  # exported
+    leaked = [(s.service, s.name, k) for s in collector.spans() for k, v in s.attributes.items()
+              if any(n in str(v) for n in numbers)]
+    assert leaked == []
 
 
 async def test_log_lines_about_an_order_carry_its_trace_and_ids(client: AsyncTopupClient, stack: Stack,
                                                                  collector: OtlpCollector) -> None:
-    # baggage from outside is not ours to pass on: a forged request id must not reach our log lines
-    order = await client.request("POST", "/v1/recharges", body=recharge_body(**recharge()),
-                                 headers={"baggage": "request_id=forged-by-a-channel"})
+    # trace context from outside is not ours to continue or pass on: not the channel's trace id, not its baggage
+    forged_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    order = await client.request("POST", "/v1/recharges", body=recharge_body(**recharge()), headers={
+        "traceparent": f"00-{forged_trace}-00f067aa0ba902b7-01", "tracestate": "channel=1",
+        "baggage": "request_id=forged-by-a-channel,evil=1"})
     assert client.last_response is not None
     request_id = client.last_response.headers["X-Request-Id"]
     assert (await wait_final(client, order["order_id"]))["status"] == "SUCCEEDED"
-    trace_id = (await order_trace(collector, order["order_id"]))[0].trace_id
+    trace = await order_trace(collector, order["order_id"])
+    trace_id = trace[0].trace_id
+    assert trace_id != forged_trace
+    assert [s.name for s in trace if not s.parent_span_id] == ["POST /v1/recharges"]
+    conn = await asyncpg.connect(stack.ports["database_url"])
+    try:  # what the billing adapter keeps of the order's context, and sends on to BOSS
+        kept = await conn.fetchval("SELECT trace_context FROM billing.fulfilments WHERE order_id = $1",
+                                   UUID(order["order_id"]))
+    finally:
+        await conn.close()
+    assert "evil" not in kept and "forged" not in kept and "channel=1" not in kept and forged_trace not in kept
+    assert trace_id in kept
 
     lines = [orjson.loads(line[line.index("{"):]) for line in stack.log_path.read_text(errors="replace").splitlines()
              if order["order_id"] in line and "{" in line]

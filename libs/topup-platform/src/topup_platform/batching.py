@@ -6,11 +6,16 @@ together in the next one. That amortises the fixed cost of a gRPC call or a SQL 
 requests, which is what lets the synchronous path of a recharge hold its throughput target.
 
 Each item gets its own result or its own exception: one bad item never fails the others.
+
+A batch runs in the context of its item when it has one item (its trace, its request id), and in a fresh
+context when it has several: it belongs to none of their requests, so it must not carry one of theirs (the
+items carry their own trace context to the far side).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -30,13 +35,13 @@ class MicroBatcher(Generic[I, O]):
         self._flush = flush
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
-        self._queue: list[tuple[I, asyncio.Future[O]]] = []
+        self._queue: list[tuple[I, asyncio.Future[O], contextvars.Context]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: I) -> O:
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
+        self._queue.append((item, future, contextvars.copy_context()))
         self._dispatch()
         return await future
 
@@ -44,7 +49,9 @@ class MicroBatcher(Generic[I, O]):
         while self._queue and self._in_flight < self.max_in_flight:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             self._in_flight += 1
-            task = asyncio.create_task(self._run(batch))
+            own = batch[0][2] if len(batch) == 1 else contextvars.Context()
+            items = [(item, fut) for item, fut, _ in batch]
+            task = asyncio.get_running_loop().create_task(self._run(items), context=own)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

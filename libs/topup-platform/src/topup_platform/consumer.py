@@ -264,28 +264,12 @@ class EventConsumer:
                                       kind=trace.SpanKind.CONSUMER, attributes=self._span_attributes(event)):
             yield
 
-    @contextlib.contextmanager
-    def _batch_spans(self, events: list[_Event]) -> Iterator[None]:
-        """Events applied together: each one's trace gets a span covering the batch (none is made current, as
-        the batch belongs to no single trace)."""
-        if not telemetry.tracing_enabled():
-            yield
-            return
+    def _batch_spans(self, events: list[_Event]) -> contextlib.AbstractContextManager[None]:
+        """Events applied together: each one's trace gets a consumer span covering the batch."""
         size = {"messaging.batch.message_count": len(events)}
-        spans = [tracer.start_span(f"{e.record.topic} process", kind=trace.SpanKind.CONSUMER,
-                                   context=telemetry.extract_context(e.envelope.trace_context),
-                                   attributes={**self._span_attributes(e), **size})
-                 for e in events]
-        try:
-            yield
-        except BaseException as exc:
-            for span in spans:
-                span.record_exception(exc)
-                span.set_status(trace.StatusCode.ERROR)
-            raise
-        finally:
-            for span in spans:
-                span.end()
+        return telemetry.item_spans(f"{events[0].record.topic} process", [
+            (e.envelope.trace_context, {**self._span_attributes(e), **size}) for e in events],
+            kind=trace.SpanKind.CONSUMER)
 
     async def apply(self, event: _Event) -> bool:
         """Apply one event exactly once, in its own transaction. Returns False if it was applied before."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
+import re
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.instrumentation.grpc import filters as grpc_filters
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 if TYPE_CHECKING:  # the HTTP apps' own dependency; this module does not import FastAPI
@@ -54,6 +55,23 @@ def _exporter_from_env() -> SpanExporter | None:
     return None
 
 
+#: a subscriber's number (mobile, or broadband: 0, the area code, the line) is personal data: it never leaves in
+#: a span, though URLs carry it (`/v1/accounts/mobile/186.../recharges`, `?account=...`, BOSS's subscriber paths)
+_ACCOUNT = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|0\d{10,11})(?!\d)")
+_URL_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.url", "http.target")
+
+
+class MaskAccounts(SpanProcessor):
+    """Masks subscriber numbers in the URL attributes a span starts with (the HTTP instrumentations set them
+    there), before any exporter sees it."""
+
+    def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
+        for key in _URL_ATTRIBUTES:
+            value = (span.attributes or {}).get(key)
+            if isinstance(value, str) and _ACCOUNT.search(value):
+                span.set_attribute(key, _ACCOUNT.sub("***", value))
+
+
 def configure_tracing(service: str) -> TracerProvider | None:
     """Install the process's TracerProvider when spans have somewhere to go (an exporter from the `OTEL_*`
     variables); the sampler follows `OTEL_TRACES_SAMPLER`. Without an exporter nothing is installed and
@@ -67,6 +85,7 @@ def configure_tracing(service: str) -> TracerProvider | None:
         return None
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service)})
     provider = TracerProvider(resource=resource)
+    provider.add_span_processor(MaskAccounts())  # first: the exporter sees masked spans
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _enabled = True
@@ -114,6 +133,43 @@ def attached(carrier: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         context.detach(token)
+
+
+@contextlib.contextmanager
+def item_spans(name: str, items: Sequence[tuple[Mapping[str, str], Mapping[str, str | int]]], *,
+               kind: trace.SpanKind = trace.SpanKind.INTERNAL) -> Iterator[None]:
+    """Work done for many requests at once (a batch call, a poll of events): for each item, given as (its
+    trace context, its span attributes), a span in that item's own trace covering the whole batch. None of
+    them is made current: the batch belongs to no single trace. Items that came with no trace get none."""
+    if not _enabled:
+        yield
+        return
+    spans = [_tracer.start_span(name, context=propagate.extract(dict(carrier)), kind=kind, attributes=attributes)
+             for carrier, attributes in items if carrier]
+    try:
+        yield
+    except BaseException as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(trace.StatusCode.ERROR)
+        raise
+    finally:
+        for span in spans:
+            span.end()
+
+
+@contextlib.contextmanager
+def rejoin(carrier: Mapping[str, str]) -> Iterator[None]:
+    """Work on something whose trace `carrier` holds, arriving from elsewhere (a provider's notice, a person's
+    decision): inside the block the current context is the carrier's, unless it already is that trace (then
+    the present span stays the parent). Events written inside join the order's trace."""
+    stored = trace.get_current_span(propagate.extract(dict(carrier))).get_span_context() if carrier else None
+    current = trace.get_current_span().get_span_context()
+    if stored is None or not stored.is_valid or (current.is_valid and current.trace_id == stored.trace_id):
+        yield
+        return
+    with attached(carrier):
+        yield
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ import sys
 
 from gateway.admin_auth import Role, issue_token
 from gateway.app import create_app
+from gateway.middleware import TrustBoundary
 from gateway.settings import GatewaySettings
 from topup_platform.cli import http_app_cli
 
@@ -22,4 +23,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["token"]:
         token(sys.argv[2:])
     else:
-        http_app_cli(GatewaySettings, "gateway", create_app, host=lambda s: s.host, port=lambda s: s.port)
+        http_app_cli(GatewaySettings, "gateway", lambda s: TrustBoundary(create_app(s)), host=lambda s: s.host,
+                     port=lambda s: s.port)

@@ -22,6 +22,22 @@ REQUESTS = Counter("topup_http_requests_total", "HTTP requests by route, method 
 LATENCY = Histogram("topup_http_request_seconds", "HTTP request latency by route", ["route", "method"],
                     buckets=LATENCY_BUCKETS)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{8,64}$")
+#: trace headers from outside: a channel neither picks our trace ids (nor their sampling) nor adds baggage that
+#: would travel through our services, events and database, and on to BOSS
+_UNTRUSTED = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+class TrustBoundary:
+    """The outermost layer of the gateway (outside FastAPI's own telemetry, which reads the trace headers):
+    drops the trace context a caller sends, so every request starts a trace of ours."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(k in _UNTRUSTED for k, _ in scope["headers"]):
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in _UNTRUSTED]}
+        await self.app(scope, receive, send)
 
 
 class RequestContextMiddleware:

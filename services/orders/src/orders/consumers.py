@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from orders import repository
+from orders import metrics, repository
 from orders.domain.state import Transition
 from orders.service import Move, OrdersService
 from topup.events.v1 import billing_pb2
@@ -23,15 +23,20 @@ def billing_handlers(service: OrdersService) -> dict[type, Handler]:
 
     async def transition(ctx: EventContext, event: Any) -> None:
         m = move(ctx.envelope, event)
-        await service.transition(ctx.conn, m.order_id, m.transition, actor_kind=m.actor_kind, actor_id=m.actor_id,
-                                 reason_code=m.reason_code, reason=m.reason)
+        with metrics.deferred() as count:
+            await service.transition(ctx.conn, m.order_id, m.transition, actor_kind=m.actor_kind,
+                                     actor_id=m.actor_id, reason_code=m.reason_code, reason=m.reason,
+                                     occurred_at=m.occurred_at)
+        ctx.after_commit(count)
         ctx.after_commit(service.outbox.wake)
 
     async def ported(ctx: EventContext, event: billing_pb2.NumberPorted) -> None:
         await repository.upsert_ported(ctx.conn, [(event.number, event.carrier, from_timestamp(event.ported_at))])
 
     async def repaired(ctx: EventContext, event: billing_pb2.ReconciliationRepaired) -> None:
-        await service.credited_per_boss(ctx.conn, UUID(event.order_id), _repair_reason(event))
+        with metrics.deferred() as count:
+            await service.credited_per_boss(ctx.conn, UUID(event.order_id), _repair_reason(event))
+        ctx.after_commit(count)
         ctx.after_commit(service.outbox.wake)
 
     return {
@@ -58,7 +63,9 @@ def move(envelope: EventEnvelope, event: Any) -> Move:
     if isinstance(event, billing_pb2.FulfilmentStarted):
         transition = Transition.START_FULFILMENT
     elif isinstance(event, billing_pb2.FulfilmentSucceeded):
-        transition, why = Transition.SUCCEED, {"reason": f"credited at BOSS after {event.attempts} attempt(s)"}
+        return Move(UUID(event.order_id), Transition.SUCCEED, "service", BILLING,
+                    reason=f"credited at BOSS after {event.attempts} attempt(s)",
+                    trace_context=dict(envelope.trace_context), occurred_at=from_timestamp(event.completed_at))
     elif isinstance(event, billing_pb2.FulfilmentFailed) and event.partially_fulfilled:
         transition, why = Transition.PARTIALLY_FULFILLED, {
             "reason_code": "COMBO_PARTIALLY_FULFILLED",
@@ -67,8 +74,8 @@ def move(envelope: EventEnvelope, event: Any) -> Move:
         transition, why = Transition.FAIL, {"reason_code": event.reason_code, "reason": event.reason}
     else:
         transition, why = Transition.OUTCOME_UNKNOWN, {"reason_code": event.reason_code, "reason": event.reason}
-    return Move(UUID(event.order_id), transition, "service", BILLING, trace_context=dict(envelope.trace_context),
-                **why)
+    return Move(UUID(event.order_id), transition, "service", BILLING, why.get("reason_code", ""), why.get("reason", ""),
+                trace_context=dict(envelope.trace_context))
 
 
 def billing_moves(service: OrdersService) -> BatchHandler:
@@ -81,11 +88,13 @@ def billing_moves(service: OrdersService) -> BatchHandler:
         moves = [move(envelope, e) for envelope, e in events if isinstance(e, _FULFILMENT)]
         if ported:
             await repository.upsert_ported(ctx.conn, ported)
-        if moves:
-            await service.transition_many(ctx.conn, moves)
-        for _, e in events:  # rare: one by one, after the fulfilment outcomes of the same poll
-            if isinstance(e, billing_pb2.ReconciliationRepaired):
-                await service.credited_per_boss(ctx.conn, UUID(e.order_id), _repair_reason(e))
+        with metrics.deferred() as count:
+            if moves:
+                await service.transition_many(ctx.conn, moves)
+            for _, e in events:  # rare: one by one, after the fulfilment outcomes of the same poll
+                if isinstance(e, billing_pb2.ReconciliationRepaired):
+                    await service.credited_per_boss(ctx.conn, UUID(e.order_id), _repair_reason(e))
+        ctx.after_commit(count)
         ctx.after_commit(service.outbox.wake)
 
     return apply
@@ -96,8 +105,10 @@ def refund_handlers(service: OrdersService) -> dict[type, Handler]:
 
     async def settled(ctx: EventContext, event: refund_events.RefundSettled) -> None:
         how = "paid back by finance" if event.settled_by == "manual" else "settled by the payment provider"
-        await service.refund_settled(ctx.conn, UUID(event.order_id),
-                                     f"refund {event.refund_id} of {event.amount_fen} fen {how}")
+        with metrics.deferred() as count:
+            await service.refund_settled(ctx.conn, UUID(event.order_id),
+                                         f"refund {event.refund_id} of {event.amount_fen} fen {how}")
+        ctx.after_commit(count)
         ctx.after_commit(service.outbox.wake)
 
     return {refund_events.RefundSettled: settled}

@@ -7,14 +7,18 @@ it was not credited) or REJECTED (by risk at intake, or a held order rejected by
 that finds a failed order credited after all) is history, not a second order. Arrival time runs from
 acceptance (the order's creation) to the credit its fulfilment reports.
 
-The counts are taken when the transition is written, inside its transaction: an attempt whose transaction
-rolls back and is retried (a handler failing after the write) is counted again. That is rare and only ever
-an over-count of one attempt; the order tables remain the record.
+Counts are taken once the transaction that wrote the transition commits: whoever owns that transaction opens
+`deferred()` around the work and calls what it yields after the commit (an event handler hands it to
+`ctx.after_commit`). A transaction that rolls back (a poll applied one by one after all, a retried handler)
+counts nothing, so every order is counted exactly once. Writes outside any `deferred()` are single committed
+statements and count at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 
 from prometheus_client import Counter, Histogram
 
@@ -31,8 +35,31 @@ DECIDING = frozenset({Transition.REJECT, Transition.REJECT_HELD, Transition.SUCC
                       Transition.CONFIRM_CREDITED, Transition.CONFIRM_NOT_CREDITED})
 
 
+_held: ContextVar[list[tuple[Order, StatusChange]] | None] = ContextVar("orders_outcomes_held", default=None)
+
+
 def observe(changes: Iterable[tuple[Order, StatusChange]]) -> None:
-    """Count the orders these changes decide, and time the credits among them."""
+    """Count the orders these changes decide: held for the enclosing `deferred()`, or at once without one."""
+    held = _held.get()
+    if held is not None:
+        held.extend(changes)
+    else:
+        _count(changes)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[Callable[[], None]]:
+    """Hold what `observe` sees inside the block; yields the function that counts it (call it after the
+    commit, and not at all if the transaction rolled back)."""
+    held: list[tuple[Order, StatusChange]] = []
+    token = _held.set(held)
+    try:
+        yield lambda: _count(held)
+    finally:
+        _held.reset(token)
+
+
+def _count(changes: Iterable[tuple[Order, StatusChange]]) -> None:
     for order, change in changes:
         if change.transition not in DECIDING:
             continue

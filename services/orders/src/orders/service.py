@@ -56,6 +56,8 @@ class Move:
     reason: str = ""
     #: the trace of the request or event that caused it (its event continues that trace)
     trace_context: Mapping[str, str] | None = None
+    #: when its cause happened, where that is not when it is recorded (BOSS's credit: the arrival time ends there)
+    occurred_at: datetime | None = None
 
 
 def encode_cursor(created_at: datetime, order_id: UUID) -> str:
@@ -234,6 +236,7 @@ class OrdersService:
         the final statuses, the history rows and the events. One illegal move fails them all."""
         orders = await repository.lock_orders(conn, sorted({m.order_id for m in moves}))
         changes: list[tuple[UUID, StatusChange]] = []
+        observed: list[tuple[UUID, StatusChange]] = []
         events = []
         for m in moves:
             order = orders.get(m.order_id)
@@ -245,12 +248,13 @@ class OrdersService:
             order = orders[m.order_id] = replace(order, status=change.to_status, status_reason_code=m.reason_code,
                                                  updated_at=now)
             changes.append((m.order_id, change))
+            observed.append((m.order_id, replace(change, at=m.occurred_at) if m.occurred_at else change))
             events.append(self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change),
                                           aggregate_type="order", aggregate_id=str(m.order_id),
                                           trace_context=m.trace_context))
         await repository.save_transitions(conn, list(orders.values()), changes, events)
         await self._settle_vouchers(conn, [(orders[i], c) for i, c in changes])
-        metrics.observe((orders[i], c) for i, c in changes)
+        metrics.observe((orders[i], c) for i, c in observed)
 
     async def transition(
         self,
@@ -262,8 +266,10 @@ class OrdersService:
         actor_id: str,
         reason_code: str = "",
         reason: str = "",
+        occurred_at: datetime | None = None,
     ) -> Order:
-        """Apply a named transition inside the caller's transaction: lock, check, update, history, event."""
+        """Apply a named transition inside the caller's transaction: lock, check, update, history, event.
+        `occurred_at`: when its cause happened, if not now (see `Move`)."""
         order = await repository.get_order(conn, order_id, for_update=True)
         if order is None:
             raise OrderNotFound("no such order", order_id=str(order_id))
@@ -275,7 +281,7 @@ class OrdersService:
                                 aggregate_id=str(order.order_id))
         await repository.save_transition(conn, order, change, event)
         await self._settle_vouchers(conn, [(order, change)])
-        metrics.observe([(order, change)])
+        metrics.observe([(order, replace(change, at=occurred_at) if occurred_at else change)])
         return order
 
     async def credited_per_boss(self, conn: asyncpg.Connection, order_id: UUID, reason: str) -> None:
@@ -304,6 +310,18 @@ class OrdersService:
             transition = None
         if transition not in _REVIEW_DECISIONS:
             raise ReviewActionNotApplicable(f"{decision!r} is not a review decision")
+        with metrics.deferred() as count:
+            order, repeated = await self._decide(order_id, transition, decision, decision_id, actor_id, reason)
+        if repeated:
+            return order
+        count()  # committed
+        self.outbox.wake()
+        log.info("review decision applied", order_id=str(order_id), decision=decision, staff=actor_id)
+        return order
+
+    async def _decide(self, order_id: UUID, transition: Transition, decision: str, decision_id: str, actor_id: str,
+                      reason: str) -> tuple[Order, bool]:
+        """The decision in one transaction: (the order, whether this decision id had been applied before)."""
         async with self.pool.acquire() as conn, conn.transaction():
             done = await repository.review_decision(conn, decision_id)
             if done is not None:
@@ -311,7 +329,7 @@ class OrdersService:
                     raise IdempotencyConflict("this decision id was used for another decision")
                 order = await repository.get_order(conn, order_id)
                 assert order is not None
-                return order
+                return order, True
             order = await repository.get_order(conn, order_id, for_update=True)
             if order is None:
                 raise OrderNotFound("no such order", order_id=str(order_id))
@@ -331,9 +349,7 @@ class OrdersService:
                 await self.outbox.add(conn, ORDERS_TOPIC, request, aggregate_type="order",
                                       aggregate_id=str(order_id))
             await repository.record_review_decision(conn, decision_id, order_id, decision, actor_id)
-        self.outbox.wake()
-        log.info("review decision applied", order_id=str(order_id), decision=decision, staff=actor_id)
-        return order
+        return order, False
 
     async def flag_stuck(self, older_than: datetime, limit: int = 500) -> list[UUID]:
         """Orders with no progress since `older_than` go to the review desk (UNDER_REVIEW, STUCK)."""

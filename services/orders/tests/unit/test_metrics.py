@@ -102,3 +102,25 @@ def test_no_walk_through_the_state_machine_is_decided_twice_and_every_final_one_
         assert len(decided) <= 1, path
         final = path and TABLE[path[-1]][1] in FINAL
         assert not final or len(decided) == 1, path
+
+
+def test_outcomes_inside_a_transaction_count_only_once_it_commits() -> None:
+    committed, rolled_back = order("unit-d"), order("unit-d")
+    with metrics.deferred() as count:
+        metrics.observe([(committed, change(T.SUCCEED, S.PROCESSING, 3))])
+        assert count_of("unit-d") == 0  # written, not yet committed
+    count()
+    assert count_of("unit-d") == 1
+    try:
+        with metrics.deferred() as count:
+            metrics.observe([(rolled_back, change(T.SUCCEED, S.PROCESSING, 3))])
+            raise RuntimeError("the handler failed after the write: the transaction rolls back")
+    except RuntimeError:
+        pass  # the caller never reaches count(): a poll replayed one by one counts its orders once, not twice
+    assert count_of("unit-d") == 1
+    metrics.observe([(rolled_back, change(T.SUCCEED, S.PROCESSING, 3))])  # outside any transaction: at once
+    assert count_of("unit-d") == 2
+
+
+def count_of(channel: str) -> float:
+    return count(channel, "SUCCEEDED")

@@ -65,7 +65,8 @@ def order_handlers(book: RefundBook, desk: ReviewDesk) -> dict[type, Handler]:
                 ctx.conn, order_id=UUID(order.order_id), channel_id=order.channel_id,
                 payment_method=vocab.PAYMENT_METHOD_NAMES[order.payment.method],
                 transaction_id=order.payment.transaction_id, amount_fen=order.payment.paid_fen,
-                reason_code=order.status_reason_code, confirmed_at=from_timestamp(change.at) or utcnow())
+                reason_code=order.status_reason_code, confirmed_at=from_timestamp(change.at) or utcnow(),
+                trace_context=dict(ctx.envelope.trace_context))
             if created is not None:
                 ctx.after_commit(book.on_new_work)
 

@@ -14,7 +14,7 @@ never more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from refunds import repository as repo
 from refunds.calendar_store import CalendarStore
 from refunds.domain.review import CaseKind, Path
 from topup.events.v1 import refunds_pb2 as refund_events
+from topup_platform import telemetry
 from topup_platform.events import REFUNDS_TOPIC
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
@@ -42,13 +43,15 @@ class RefundBook:
         self.on_new_work: Callable[[], None] = lambda: None
 
     async def request(self, conn: asyncpg.Connection, *, order_id: UUID, channel_id: str, payment_method: str,
-                      transaction_id: str, amount_fen: int, reason_code: str,
-                      confirmed_at: datetime) -> asyncpg.Record | None:
-        """The order's one refund, due one working day after `confirmed_at`; None when it exists already."""
+                      transaction_id: str, amount_fen: int, reason_code: str, confirmed_at: datetime,
+                      trace_context: Mapping[str, str] | None = None) -> asyncpg.Record | None:
+        """The order's one refund, due one working day after `confirmed_at`; None when it exists already.
+        `trace_context` is the order's (its calls to the provider join the order's trace)."""
         deadline_at, due_day = self.calendar.deadline(confirmed_at)
         row = await repo.insert_refund(conn, order_id=order_id, channel_id=channel_id, payment_method=payment_method,
                                        transaction_id=transaction_id, amount_fen=amount_fen, reason_code=reason_code,
-                                       confirmed_at=confirmed_at, deadline_at=deadline_at)
+                                       confirmed_at=confirmed_at, deadline_at=deadline_at,
+                                       trace_context=trace_context or {})
         if row is not None:
             await repo.record_event(conn, row["refund_id"], "", "REQUESTED", "requested",
                                     f"{reason_code}; due by the end of {due_day.isoformat()} (Beijing time)")
@@ -97,10 +100,11 @@ class RefundBook:
         assert row is not None  # locked above
         await repo.record_event(conn, refund_id, before["status"], "SETTLED", what,
                                 f"reference {reference}" if reference else "", actor)
-        await self.outbox.add(conn, REFUNDS_TOPIC, refund_events.RefundSettled(
-            refund_id=str(refund_id), order_id=str(row["order_id"]), amount_fen=row["amount_fen"],
-            settled_at=to_timestamp(now), settled_by=by, provider_refund_no=row["provider_refund_no"]),
-            aggregate_type="order", aggregate_id=str(row["order_id"]))
+        with telemetry.rejoin(row["trace_context"]):  # settled by a notice or a person: still the order's trace
+            await self.outbox.add(conn, REFUNDS_TOPIC, refund_events.RefundSettled(
+                refund_id=str(refund_id), order_id=str(row["order_id"]), amount_fen=row["amount_fen"],
+                settled_at=to_timestamp(now), settled_by=by, provider_refund_no=row["provider_refund_no"]),
+                aggregate_type="order", aggregate_id=str(row["order_id"]))
         case = await repo.open_case_for(conn, CaseKind.REFUND_FAILED, str(refund_id), for_update=True)
         if case is not None and by == "provider":
             await repo.change_case(conn, case["case_id"], status="RESOLVED", resolution="settled_by_provider",

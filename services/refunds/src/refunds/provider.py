@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 import orjson
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from refunds import metrics
-from topup_platform import vocab
+from topup_platform import telemetry, vocab
 
 PROVIDERS = frozenset(name for name in vocab.PAYMENT_METHODS if name != "voucher")
 
@@ -74,6 +75,8 @@ class ProviderClient:
         self.base_url = base_url.rstrip("/")
         self.notify_url = notify_url.rstrip("/")
         self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        if telemetry.tracing_enabled():  # each call a client span, carrying the order's trace (traceparent)
+            HTTPXClientInstrumentor.instrument_client(self.http)
 
     async def submit(self, provider: str, refund_id: str, transaction_id: str, amount_fen: int) -> Answer:
         body = {"refund_id": refund_id, "transaction_id": transaction_id, "amount_fen": amount_fen,

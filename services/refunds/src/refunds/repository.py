@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -21,15 +21,15 @@ UNSETTLED = ("REQUESTED", "SUBMITTED", "FAILED")
 
 async def insert_refund(conn: asyncpg.Connection, *, order_id: UUID, channel_id: str, payment_method: str,
                         transaction_id: str, amount_fen: int, reason_code: str, confirmed_at: datetime,
-                        deadline_at: datetime) -> asyncpg.Record | None:
+                        deadline_at: datetime, trace_context: Mapping[str, str]) -> asyncpg.Record | None:
     """The one refund of an order; None when the order already has it (a redelivered or repeated event)."""
     return await conn.fetchrow(
         """INSERT INTO refunds (refund_id, order_id, channel_id, payment_method, payment_transaction_id, amount_fen,
-                                status, reason_code, failure_confirmed_at, deadline_at, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, 'REQUESTED', $7, $8, $9, now())
+                                status, reason_code, failure_confirmed_at, deadline_at, next_attempt_at, trace_context)
+           VALUES ($1, $2, $3, $4, $5, $6, 'REQUESTED', $7, $8, $9, now(), $10)
            ON CONFLICT (order_id) DO NOTHING RETURNING *""",
         new_id(), order_id, channel_id, payment_method, transaction_id, amount_fen, reason_code, confirmed_at,
-        deadline_at)
+        deadline_at, dict(trace_context))
 
 
 async def get_refund(conn: asyncpg.Connection, *, refund_id: UUID | None = None, order_id: UUID | None = None,

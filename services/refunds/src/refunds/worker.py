@@ -22,12 +22,14 @@ import os
 import socket
 
 import asyncpg
+import structlog
 
 from refunds.domain.review import Path
 from refunds.lifecycle import RefundBook
 from refunds.provider import Accepted, Answer, NotFound, ProviderClient, Rejected, Transient
 from refunds.repository import lease_due
 from refunds.settings import RefundsSettings
+from topup_platform import telemetry
 from topup_platform.logging import get_logger
 from topup_platform.retry import backoff
 
@@ -76,7 +78,10 @@ class RefundWorker:
     async def _step_guarded(self, refund: asyncpg.Record) -> None:
         async with self._slots:
             try:
-                await self.step(refund)
+                with telemetry.continue_trace(refund["trace_context"], "refund order", attributes={
+                        "topup.order_id": str(refund["order_id"]), "topup.refund_id": str(refund["refund_id"])}), \
+                        structlog.contextvars.bound_contextvars(order_id=str(refund["order_id"])):
+                    await self.step(refund)
             except Exception:
                 log.exception("refund step failed; its lease will lapse and it will be tried again",
                               refund_id=str(refund["refund_id"]))

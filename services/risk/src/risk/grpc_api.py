@@ -19,6 +19,7 @@ from risk.domain.features import Attempt
 from risk.service import RiskService, RuleSetRecord, State
 from topup.common.v1 import common_pb2
 from topup.risk.v1 import risk_pb2, risk_pb2_grpc
+from topup_platform import telemetry
 from topup_platform.batching import MicroBatcher
 from topup_platform.errors import DomainError
 from topup_platform.timeutil import from_timestamp, to_timestamp
@@ -91,7 +92,9 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 valid.append((i, attempt_from_pb(item)))
             except DomainError as err:
                 results[i].error.CopyFrom(err.to_error_pb())
-        decisions = await self.service.evaluate_many([attempt for _, attempt in valid])
+        with telemetry.item_spans("evaluate attempt", [  # the batch serves many requests: a span in each one's trace
+                (item.trace_context, {"topup.channel": item.channel_id}) for item in request.items]):
+            decisions = await self.service.evaluate_many([attempt for _, attempt in valid])
         for (i, _), stored in zip(valid, decisions, strict=True):
             results[i].decision.CopyFrom(decision_to_pb(stored))
         elapsed = time.perf_counter() - started
