@@ -267,8 +267,8 @@ class EventConsumer:
     def _batch_spans(self, events: list[_Event]) -> contextlib.AbstractContextManager[None]:
         """Events applied together: each one's trace gets a consumer span covering the batch."""
         size = {"messaging.batch.message_count": len(events)}
-        return telemetry.item_spans(f"{events[0].record.topic} process", [
-            (e.envelope.trace_context, {**self._span_attributes(e), **size}) for e in events],
+        return telemetry.item_spans(f"{events[0].record.topic} process", (
+            (e.envelope.trace_context, {**self._span_attributes(e), **size}) for e in events),
             kind=trace.SpanKind.CONSUMER)
 
     async def apply(self, event: _Event) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 from opentelemetry import baggage, context, propagate, trace
@@ -57,7 +57,7 @@ def _exporter_from_env() -> SpanExporter | None:
 
 #: a subscriber's number (mobile, or broadband: 0, the area code, the line) is personal data: it never leaves in
 #: a span, though URLs carry it (`/v1/accounts/mobile/186.../recharges`, `?account=...`, BOSS's subscriber paths)
-_ACCOUNT = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|0\d{10,11})(?!\d)")
+_ACCOUNT = re.compile(r"(?<!\d)(?:(?:\+|%2[Bb])?86[- ]?)?(?:1[3-9]\d{9}|0\d{10,11})(?!\d)")
 _URL_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.url", "http.target")
 
 
@@ -136,19 +136,21 @@ def attached(carrier: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def item_spans(name: str, items: Sequence[tuple[Mapping[str, str], Mapping[str, str | int]]], *,
+def item_spans(name: str, items: Iterable[tuple[Mapping[str, str], Mapping[str, str | int]]], *,
                kind: trace.SpanKind = trace.SpanKind.INTERNAL) -> Iterator[None]:
     """Work done for many requests at once (a batch call, a poll of events): for each item, given as (its
     trace context, its span attributes), a span in that item's own trace covering the whole batch. None of
-    them is made current: the batch belongs to no single trace. Items that came with no trace get none."""
+    them is made current: the batch belongs to no single trace. Items that came with no trace get none.
+    `items` is read only when tracing is on (pass a generator: it costs nothing otherwise)."""
     if not _enabled:
         yield
         return
-    spans = [_tracer.start_span(name, context=propagate.extract(dict(carrier)), kind=kind, attributes=attributes)
-             for carrier, attributes in items if carrier]
+    parents = ((propagate.extract(dict(carrier)), attributes) for carrier, attributes in items if carrier)
+    spans = [_tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+             for parent, attributes in parents if trace.get_current_span(parent).get_span_context().is_valid]
     try:
         yield
-    except BaseException as exc:
+    except Exception as exc:  # (a cancelled call is not an error of the items')
         for span in spans:
             span.record_exception(exc)
             span.set_status(trace.StatusCode.ERROR)
@@ -156,6 +158,17 @@ def item_spans(name: str, items: Sequence[tuple[Mapping[str, str], Mapping[str, 
     finally:
         for span in spans:
             span.end()
+
+
+@contextlib.contextmanager
+def linked_trace(carrier: Mapping[str, str], name: str, *,
+                 attributes: Mapping[str, str | int] | None = None) -> Iterator[trace.Span]:
+    """A trace of its own, linked to the one `carrier` holds: for work repeated many times over hours for
+    one order (a refund's status polls), which would otherwise grow the order's trace without bound."""
+    linked = trace.get_current_span(propagate.extract(dict(carrier))).get_span_context() if carrier else None
+    links = [trace.Link(linked)] if linked is not None and linked.is_valid else []
+    with _tracer.start_as_current_span(name, context=context.Context(), links=links, attributes=attributes) as span:
+        yield span
 
 
 @contextlib.contextmanager

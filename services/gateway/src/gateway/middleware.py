@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,21 +23,21 @@ REQUESTS = Counter("topup_http_requests_total", "HTTP requests by route, method 
 LATENCY = Histogram("topup_http_request_seconds", "HTTP request latency by route", ["route", "method"],
                     buckets=LATENCY_BUCKETS)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{8,64}$")
-#: trace headers from outside: a channel neither picks our trace ids (nor their sampling) nor adds baggage that
-#: would travel through our services, events and database, and on to BOSS
-_UNTRUSTED = frozenset({b"traceparent", b"tracestate", b"baggage"})
-
-
 class TrustBoundary:
     """The outermost layer of the gateway (outside FastAPI's own telemetry, which reads the trace headers):
-    drops the trace context a caller sends, so every request starts a trace of ours."""
+    drops the trace context a caller sends, so every request starts a trace of ours. A channel neither picks
+    our trace ids (nor their sampling) nor adds baggage that would travel through our services, events and
+    database, and on to BOSS. The headers are those of the W3C formats and of whatever propagators
+    `OTEL_PROPAGATORS` configures."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.untrusted = frozenset({b"traceparent", b"tracestate", b"baggage",
+                                    *(f.lower().encode() for f in propagate.get_global_textmap().fields)})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(k in _UNTRUSTED for k, _ in scope["headers"]):
-            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in _UNTRUSTED]}
+        if scope["type"] == "http" and any(k in self.untrusted for k, _ in scope["headers"]):
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in self.untrusted]}
         await self.app(scope, receive, send)
 
 

@@ -12,6 +12,7 @@ from orders.service import Move, OrdersService
 from topup.events.v1 import billing_pb2
 from topup.events.v1 import refunds_pb2 as refund_events
 from topup.events.v1.envelope_pb2 import EventEnvelope
+from topup_platform import telemetry
 from topup_platform.consumer import BatchHandler, EventContext, Handler
 from topup_platform.timeutil import from_timestamp
 
@@ -91,9 +92,10 @@ def billing_moves(service: OrdersService) -> BatchHandler:
         with metrics.deferred() as count:
             if moves:
                 await service.transition_many(ctx.conn, moves)
-            for _, e in events:  # rare: one by one, after the fulfilment outcomes of the same poll
+            for envelope, e in events:  # rare: one by one, after the fulfilment outcomes of the same poll
                 if isinstance(e, billing_pb2.ReconciliationRepaired):
-                    await service.credited_per_boss(ctx.conn, UUID(e.order_id), _repair_reason(e))
+                    with telemetry.attached(envelope.trace_context):  # its event continues the repair's trace
+                        await service.credited_per_boss(ctx.conn, UUID(e.order_id), _repair_reason(e))
         ctx.after_commit(count)
         ctx.after_commit(service.outbox.wake)
 

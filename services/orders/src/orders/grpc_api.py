@@ -105,8 +105,8 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
                                   dict(item.trace_context))))
             except DomainError as err:
                 results[i].error.CopyFrom(err.to_error_pb())
-        with telemetry.item_spans("create order", [  # the batch serves many requests: a span in each one's trace
-                (trace, {"topup.channel": req.channel_id, "topup.sku": req.sku}) for _, (req, _, trace) in valid]):
+        with telemetry.item_spans("create order", (  # the batch serves many requests: a span in each one's trace
+                (trace, {"topup.channel": req.channel_id, "topup.sku": req.sku}) for _, (req, _, trace) in valid)):
             created = await self.service.create_recharges([args for _, args in valid])
         for (i, _), outcome in zip(valid, created, strict=True):
             if isinstance(outcome, DomainError):

@@ -10,8 +10,10 @@ acceptance (the order's creation) to the credit its fulfilment reports.
 Counts are taken once the transaction that wrote the transition commits: whoever owns that transaction opens
 `deferred()` around the work and calls what it yields after the commit (an event handler hands it to
 `ctx.after_commit`). A transaction that rolls back (a poll applied one by one after all, a retried handler)
-counts nothing, so every order is counted exactly once. Writes outside any `deferred()` are single committed
-statements and count at once.
+counts nothing, so every order is counted exactly once. Outside any `deferred()`, outcomes count at once: that
+is right for a write that commits by itself (an order created, or refused at intake, in one statement), and
+every transaction that can write a deciding transition opens `deferred()` (the consumers of billing and refund
+events, the review decisions; the stuck-order sweeper's FLAG_STUCK decides nothing).
 """
 
 from __future__ import annotations

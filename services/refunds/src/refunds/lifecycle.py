@@ -128,9 +128,11 @@ class RefundBook:
             return None
         await repo.record_event(conn, row["refund_id"], refund["status"], "FAILED", "failed",
                                 f"{reason_code}: {detail}")
-        await self.outbox.add(conn, REFUNDS_TOPIC, refund_events.RefundFailed(
-            refund_id=str(row["refund_id"]), order_id=str(row["order_id"]), reason_code=reason_code, reason=detail,
-            at=to_timestamp(self.clock())), aggregate_type="order", aggregate_id=str(row["order_id"]))
+        with telemetry.rejoin(row["trace_context"]):  # refused by a notice: still the order's trace
+            await self.outbox.add(conn, REFUNDS_TOPIC, refund_events.RefundFailed(
+                refund_id=str(row["refund_id"]), order_id=str(row["order_id"]), reason_code=reason_code,
+                reason=detail, at=to_timestamp(self.clock())), aggregate_type="order",
+                aggregate_id=str(row["order_id"]))
         await repo.open_case(conn, kind=CaseKind.REFUND_FAILED, subject=str(row["refund_id"]), path=path,
                              order_id=row["order_id"], refund_id=row["refund_id"], channel_id=row["channel_id"],
                              amount_fen=row["amount_fen"], reason_code=reason_code, detail=detail)

@@ -78,9 +78,12 @@ class RefundWorker:
     async def _step_guarded(self, refund: asyncpg.Record) -> None:
         async with self._slots:
             try:
-                with telemetry.continue_trace(refund["trace_context"], "refund order", attributes={
-                        "topup.order_id": str(refund["order_id"]), "topup.refund_id": str(refund["refund_id"])}), \
-                        structlog.contextvars.bound_contextvars(order_id=str(refund["order_id"])):
+                ids = {"topup.order_id": str(refund["order_id"]), "topup.refund_id": str(refund["refund_id"])}
+                # the submission is part of the order's trace; each later status poll is a trace linked to it
+                traced = (telemetry.continue_trace(refund["trace_context"], "refund order", attributes=ids)
+                          if refund["status"] == "REQUESTED" else
+                          telemetry.linked_trace(refund["trace_context"], "refund status poll", attributes=ids))
+                with traced, structlog.contextvars.bound_contextvars(order_id=str(refund["order_id"])):
                     await self.step(refund)
             except Exception:
                 log.exception("refund step failed; its lease will lapse and it will be tried again",

@@ -92,8 +92,8 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 valid.append((i, attempt_from_pb(item)))
             except DomainError as err:
                 results[i].error.CopyFrom(err.to_error_pb())
-        with telemetry.item_spans("evaluate attempt", [  # the batch serves many requests: a span in each one's trace
-                (item.trace_context, {"topup.channel": item.channel_id}) for item in request.items]):
+        with telemetry.item_spans("evaluate attempt", (  # the batch serves many requests: a span in each one's trace
+                (attempt.trace, {"topup.channel": attempt.channel_id}) for _, (attempt, _) in valid)):
             decisions = await self.service.evaluate_many([attempt for _, attempt in valid])
         for (i, _), stored in zip(valid, decisions, strict=True):
             results[i].decision.CopyFrom(decision_to_pb(stored))
