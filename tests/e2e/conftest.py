@@ -22,7 +22,9 @@ pytestmark = pytest.mark.e2e
 FAST = {
     "BOSS_SIM_LATENCY_MS": "0",
     "BOSS_SIM_HANG_SECONDS": "30",
+    "BOSS_SIM_LATE_WRITE_SECONDS": "1.5",
     "BILLING_BOSS_TIMEOUT_SECONDS": "0.5",
+    "BILLING_BOSS_CLOCK_SKEW_SECONDS": "0.2",  # BOSS's simulator runs on our clock
     "BILLING_BACKOFF_BASE_SECONDS": "0.05",
     "BILLING_STATUS_QUERY_BACKOFF_SECONDS": "0.1",
     "BILLING_LEASE_SECONDS": "5",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import httpx
 import pytest
@@ -60,6 +62,9 @@ async def test_the_same_channel_order_id_with_another_body_is_409(client: AsyncT
         ("18600000004", "REFUNDED", "BOSS_BUSY_RETRIES_EXHAUSTED", 4),
         ("18600000005", "SUCCEEDED", None, 1),
         ("18600000006", "UNDER_REVIEW", "BOSS_NO_ANSWER", 1),
+        # the first write is held up inside BOSS until after its deadline (so never applied), then busy: the
+        # failure is concluded only once that first write can no longer land, and BOSS confirms it did not
+        ("18600000008", "REFUNDED", "BOSS_BUSY_RETRIES_EXHAUSTED", 4),
     ],
 )
 async def test_sandbox_numbers_end_where_the_table_says(
@@ -79,6 +84,12 @@ async def test_sandbox_numbers_end_where_the_table_says(
             billing_pb2.GetFulfilmentRequest(order_id=order["order_id"]))
     writes = [a for a in fulfilment.attempts if a.kind == "credit"]
     assert len(writes) == credit_attempts
+    if status == "REFUNDED":  # refunded, so never credited: BOSS's own word on the transaction, checked last
+        await asyncio.sleep(2)  # longer than any write of it could be held up inside BOSS
+        async with httpx.AsyncClient(base_url=stack.boss) as http:
+            credit = order["order_id"].replace("-", "") + "-c"  # our transaction id for the order's credit
+            boss = (await http.get(f"/boss/v1/transactions/{credit}")).json()
+        assert boss.get("transaction", {}).get("status") != "SUCCESS", boss
     if number == "18600000005":  # the reply was lost; a status query, not a second credit, settled it
         assert [a.outcome for a in writes] == ["unknown"]
         assert any(a.kind == "status_query" and a.outcome == "success" for a in fulfilment.attempts)

@@ -43,15 +43,18 @@ class BossClient:
         if self._session is not None:
             await self._session.close()
 
-    async def credit(self, transaction_id: str, account_type: str, account_id: str, amount_fen: int) -> Call:
+    async def credit(self, transaction_id: str, account_type: str, account_id: str, amount_fen: int, *,
+                     deadline: datetime) -> Call:
+        """A credit BOSS applies before `deadline` or never (so a lost answer stops mattering after it)."""
         return await self._call("POST", "/boss/v1/recharges", transformers.classify_write, {
             "transaction_id": transaction_id, "account_type": account_type, "account_id": account_id,
-            "amount_fen": amount_fen})
+            "amount_fen": amount_fen}, deadline=deadline)
 
-    async def data_pack(self, transaction_id: str, account_type: str, account_id: str, pack_code: str) -> Call:
+    async def data_pack(self, transaction_id: str, account_type: str, account_id: str, pack_code: str, *,
+                        deadline: datetime) -> Call:
         return await self._call("POST", "/boss/v1/data-packs", transformers.classify_write, {
             "transaction_id": transaction_id, "account_type": account_type, "account_id": account_id,
-            "pack_code": pack_code})
+            "pack_code": pack_code}, deadline=deadline)
 
     async def query(self, transaction_id: str) -> Call:
         return await self._call("GET", f"/boss/v1/transactions/{transaction_id}", transformers.classify_query)
@@ -87,10 +90,11 @@ class BossClient:
             return reply.status, await _json(reply)
 
     async def _call(self, method: str, path: str, classify: Callable[[int, Mapping[str, Any]], Classified],
-                    body: dict[str, Any] | None = None) -> Call:
+                    body: dict[str, Any] | None = None, *, deadline: datetime | None = None) -> Call:
         started = time.perf_counter()
+        headers = {"X-Request-Deadline": deadline.isoformat()} if deadline is not None else None
         try:
-            async with self.session.request(method, self.base_url + path, json=body) as reply:
+            async with self.session.request(method, self.base_url + path, json=body, headers=headers) as reply:
                 result = classify(reply.status, await _json(reply))
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             result = transformers.classify_transport_error(err)

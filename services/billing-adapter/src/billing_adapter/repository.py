@@ -116,6 +116,18 @@ async def lease(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: f
                row["trace_context"])
 
 
+async def extend_write_deadline(conn: asyncpg.Connection, transaction_id: str, deadline: datetime) -> None:
+    await conn.execute("UPDATE operations SET write_deadline = greatest(write_deadline, $2) WHERE transaction_id = $1",
+                       transaction_id, deadline)
+
+
+async def write_deadline(conn: asyncpg.Connection, transaction_id: str) -> datetime | None:
+    """The latest deadline sent with a write of this operation: after it, no write of it can land at BOSS."""
+    value: datetime | None = await conn.fetchval("SELECT write_deadline FROM operations WHERE transaction_id = $1",
+                                                 transaction_id)
+    return value
+
+
 async def due_jobs(conn: asyncpg.Connection, limit: int) -> list[UUID]:
     rows = await conn.fetch(
         """SELECT order_id FROM fulfilments

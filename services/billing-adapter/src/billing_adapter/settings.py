@@ -16,6 +16,8 @@ class BillingSettings(PlatformSettings):
     boss_url: str = "http://127.0.0.1:8090"
     #: seconds before a BOSS write is declared "no answer" (its outcome is then unknown)
     boss_timeout_seconds: float = 2.0
+    #: how far BOSS's clock may be from ours: a write's deadline is only trusted to have passed this much later
+    boss_clock_skew_seconds: float = 1.0
     #: automatic retries after a retryable error ("busy"), on top of the first attempt (F9)
     retries: int = 3
     #: exponential backoff: base * 2^(n-1), capped, with full jitter

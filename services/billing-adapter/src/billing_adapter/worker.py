@@ -23,6 +23,7 @@ import contextlib
 import os
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -146,25 +147,35 @@ class FulfilmentWorker:
         None when the job ended or waits for a retry. Every call to BOSS is logged before its consequence is
         acted on; the call that ends the job is logged in the statement that writes the outcome and its event."""
         order_id = str(job.order_id)
+        final: Call | None = None  # the last status query, once retries are spent (see `_final_query`)
+        giving_up: tuple[str, str] | None = None
         while True:
-            call, kind = await self._write(job, op), op.kind
-            attempts += 1
-            if call.result.outcome is Outcome.UNKNOWN:
-                await self._log(job, op, kind, call)
-                resolved = await self._resolve_unknown(job, op)
-                if resolved is None:
-                    reason_code = call.result.reason_code or "BOSS_NO_ANSWER"
-                    await self._end(job, "unknown", reason_code, billing_pb2.FulfilmentOutcomeUnknown(
-                        order_id=order_id, attempts=attempts, reason_code=reason_code,
-                        reason="BOSS did not answer and its status queries could not tell", at=to_timestamp(utcnow())))
-                    log.warning("fulfilment outcome unknown; a person must decide", order_id=order_id)
+            if final is None:
+                call, kind = await self._write(job, op), op.kind
+                attempts += 1
+                if call.result.outcome is Outcome.UNKNOWN:
+                    await self._log(job, op, kind, call)
+                    resolved = await self._resolve_unknown(job, op)
+                    if resolved is None:
+                        await self._unknown(job, attempts, call.result.reason_code or "BOSS_NO_ANSWER")
+                        return None
+                    call, kind = resolved, "status_query"
+            else:
+                call, kind = final, "status_query"
+                if call.result.outcome is Outcome.UNKNOWN:
+                    await self._unknown(job, attempts, call.result.reason_code or "BOSS_NO_ANSWER")
                     return None
-                call, kind = resolved, "status_query"
             result = call.result
             if result.outcome is Outcome.NOT_FOUND:  # (a status query) BOSS never got the write
                 if attempts > self.settings.retries:
-                    await self._fail(job, attempts, "BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "BOSS never recorded the call",
-                                     decided_by=(op, kind, call, "pending"), progress=progress)
+                    if final is None:  # a write whose answer was lost may still land: wait it out, ask again
+                        giving_up = giving_up or ("BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "BOSS never recorded the call")
+                        await self._log(job, op, kind, call)
+                        final = await self._final_query(job, op)
+                        continue
+                    reason_code, reason = giving_up or ("BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "")
+                    await self._fail(job, attempts, reason_code, reason, decided_by=(op, kind, call, "pending"),
+                                     progress=progress)
                     return None
                 await self._log(job, op, kind, call)
                 continue  # sending it again with the same transaction id is safe
@@ -184,11 +195,12 @@ class FulfilmentWorker:
                 await self._fail(job, attempts, result.reason_code, f"BOSS refused: {result.provider_code}",
                                  decided_by=(op, kind, call, "failed"), progress=progress)
                 return None
-            # retryable: BOSS did not do it and says so
+            # retryable: BOSS did not do it and says so (but an earlier write whose answer was lost may still land)
             if attempts > self.settings.retries:
-                await self._fail(job, attempts, "BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts",
-                                 decided_by=(op, kind, call, "pending"), progress=progress)
-                return None
+                giving_up = ("BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts")
+                await self._log(job, op, kind, call)
+                final = await self._final_query(job, op)
+                continue
             await self._log(job, op, kind, call)
             delay = backoff(attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds)
             async with self.pool.acquire() as conn:
@@ -199,11 +211,37 @@ class FulfilmentWorker:
             return None
 
     async def _write(self, job: Job, op: OperationRow) -> Call:
-        if op.kind == "credit":
-            return await self.gate.call("credit", lambda: self.boss.credit(
-                op.transaction_id, job.account_type, job.account_id, op.amount_fen))
-        return await self.gate.call("data_pack", lambda: self.boss.data_pack(
-            op.transaction_id, job.account_type, job.account_id, op.pack_code))
+        async def send() -> Call:
+            # BOSS applies it before this deadline or never; it is stored first, so that whoever holds the job
+            # later knows until when a write whose answer was lost (or whose sender died) could still land
+            deadline = utcnow() + timedelta(seconds=self.settings.boss_timeout_seconds)
+            async with self.pool.acquire() as conn:
+                await repository.extend_write_deadline(conn, op.transaction_id, deadline)
+            if op.kind == "credit":
+                return await self.boss.credit(op.transaction_id, job.account_type, job.account_id, op.amount_fen,
+                                              deadline=deadline)
+            return await self.boss.data_pack(op.transaction_id, job.account_type, job.account_id, op.pack_code,
+                                             deadline=deadline)
+
+        return await self.gate.call(op.kind, send)
+
+    async def _final_query(self, job: Job, op: OperationRow) -> Call:
+        """Retries are spent and BOSS has not done the write, as far as its answers go. Before that is
+        concluded (and the order refunded), no write of it may still be able to land: wait until the last
+        deadline sent with one has passed (plus the clock skew allowed between BOSS and us), then ask again."""
+        async with self.pool.acquire() as conn:
+            deadline = await repository.write_deadline(conn, op.transaction_id)
+        if deadline is not None:
+            wait = (deadline - utcnow()).total_seconds() + self.settings.boss_clock_skew_seconds
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return await self.gate.call("status_query", lambda: self.boss.query(op.transaction_id))
+
+    async def _unknown(self, job: Job, attempts: int, reason_code: str) -> None:
+        await self._end(job, "unknown", reason_code, billing_pb2.FulfilmentOutcomeUnknown(
+            order_id=str(job.order_id), attempts=attempts, reason_code=reason_code,
+            reason="BOSS did not answer and its status queries could not tell", at=to_timestamp(utcnow())))
+        log.warning("fulfilment outcome unknown; a person must decide", order_id=str(job.order_id))
 
     async def _resolve_unknown(self, job: Job, op: OperationRow) -> Call | None:
         """Ask BOSS what happened; None if it cannot tell us within the bounded queries (each one logged)."""

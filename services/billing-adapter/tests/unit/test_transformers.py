@@ -23,6 +23,7 @@ def _body(code: str, **txn: object) -> dict[str, object]:
         ("2001", 200, Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_NOT_FOUND"),
         ("2002", 200, Outcome.TERMINAL_FAILURE, "BOSS_SUBSCRIBER_SUSPENDED"),
         ("5001", 503, Outcome.RETRYABLE, "BOSS_BUSY"),
+        ("5004", 504, Outcome.RETRYABLE, "BOSS_DEADLINE_EXCEEDED"),
         ("9999", 500, Outcome.UNKNOWN, "BOSS_UNEXPECTED_REPLY"),
     ],
 )

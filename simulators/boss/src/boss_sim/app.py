@@ -71,6 +71,18 @@ def _reply(code: str, http_status: int = 200, **extra: Any) -> JSONResponse:
                         status_code=http_status)
 
 
+def _deadline(request: Request) -> datetime | None:
+    """`X-Request-Deadline` (RFC 3339, with its offset): a write is applied before it or never, so a caller that
+    gave up waiting knows when a write whose answer it lost can no longer land. Raises ValueError if malformed."""
+    raw = request.headers.get("x-request-deadline")
+    if raw is None:
+        return None
+    deadline = datetime.fromisoformat(raw)
+    if deadline.tzinfo is None:
+        raise ValueError("the deadline needs its UTC offset")
+    return deadline
+
+
 def _txn_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "transaction_id": row["transaction_id"],
@@ -100,6 +112,7 @@ WITH sub AS (
                       WHEN (SELECT status FROM sub) = 'active' THEN '0000'
                       WHEN (SELECT status FROM sub) = 'suspended' THEN '2002'
                       ELSE '2001' END AS code) r
+    WHERE $10::timestamptz IS NULL OR clock_timestamp() < $10  -- the caller's deadline: applied before it or never
     ON CONFLICT (transaction_id) DO NOTHING
     RETURNING *
 ), applied AS (
@@ -140,6 +153,10 @@ def create_app(settings: BossSimSettings) -> FastAPI:
 
     async def write(request: Request, *, txn_id: str, operation: str, account_type: str, account_id: str,
                     amount_fen: int = 0, pack_code: str = "") -> JSONResponse:
+        try:
+            deadline = _deadline(request)
+        except ValueError:
+            return _reply(domain.BAD_REQUEST, 400)
         await delay(request)
         f = faults(request)
         pool: asyncpg.Pool = request.app.state.pool
@@ -165,6 +182,8 @@ def create_app(settings: BossSimSettings) -> FastAPI:
             return _reply(domain.SYSTEM_BUSY, 503)
         if await busy(pool, txn_id, account_id, f):
             return _reply(domain.SYSTEM_BUSY, 503)
+        if account_id == Sandbox.LATE_WRITE:  # the first write waits inside BOSS, long after its caller gave up
+            await asyncio.sleep(settings.late_write_seconds)
 
         data_mb = domain.DATA_PACKS.get(pack_code, 0) if operation == "data_pack" else 0
         precheck = domain.PACK_UNKNOWN if operation == "data_pack" and not data_mb else domain.SUCCESS
@@ -177,9 +196,11 @@ def create_app(settings: BossSimSettings) -> FastAPI:
                     await subscriber(conn, account_type, account_id)  # created on first use, if valid
                 request.app.state.known_subscribers.add(key)
             row = await conn.fetchrow(_APPLY, txn_id, operation, account_type, account_id, amount_fen, pack_code,
-                                      data_mb, precheck, "B" + new_id_str().replace("-", "")[:20])
+                                      data_mb, precheck, "B" + new_id_str().replace("-", "")[:20], deadline)
             if row is None:  # seen before (or a concurrent duplicate won): answer with the first result
                 row = await conn.fetchrow("SELECT * FROM transactions WHERE transaction_id = $1", txn_id)
+                if row is None:  # neither: it arrived, or got its turn, after the caller's deadline
+                    return _reply(domain.DEADLINE_EXCEEDED, 504)
                 if (row["account_id"], row["amount_fen"], row["pack_code"]) != (account_id, amount_fen, pack_code):
                     return _reply(domain.DUPLICATE_MISMATCH)
         if account_id == Sandbox.REPLY_LOST or random.random() < f.lost_reply_rate:
@@ -189,14 +210,15 @@ def create_app(settings: BossSimSettings) -> FastAPI:
     async def busy(pool: asyncpg.Pool, txn_id: str, account_id: str, f: Faults) -> bool:
         if account_id == Sandbox.ALWAYS_BUSY:
             return True
-        if account_id == Sandbox.BUSY_TWICE:
+        if account_id in (Sandbox.BUSY_TWICE, Sandbox.LATE_WRITE):
             async with pool.acquire() as conn:
                 count = await conn.fetchval(
                     """INSERT INTO busy_counts (transaction_id, count) VALUES ($1, 1)
                        ON CONFLICT (transaction_id) DO UPDATE SET count = busy_counts.count + 1 RETURNING count""",
                     txn_id,
                 )
-            return bool(count <= 2)
+            # busy twice, then fine; or (the late write) fine once, then busy for ever after
+            return bool(count <= 2) if account_id == Sandbox.BUSY_TWICE else bool(count > 1)
         return random.random() < f.busy_rate
 
     async def subscriber(conn: asyncpg.Connection, account_type: str, account_id: str) -> asyncpg.Record | None:

@@ -15,6 +15,7 @@ CREDIT_BLOCKED = "2004"
 TRANSACTION_NOT_FOUND = "3004"
 DUPLICATE_MISMATCH = "3005"
 SYSTEM_BUSY = "5001"
+DEADLINE_EXCEEDED = "5004"
 
 MESSAGES = {
     SUCCESS: "成功",
@@ -26,6 +27,7 @@ MESSAGES = {
     TRANSACTION_NOT_FOUND: "交易不存在",
     DUPLICATE_MISMATCH: "交易流水号重复且内容不一致",
     SYSTEM_BUSY: "系统繁忙,请稍后再试",
+    DEADLINE_EXCEEDED: "请求已超过截止时间,未处理",
 }
 
 UNICOM_SEGMENTS = frozenset(
@@ -48,6 +50,7 @@ class Sandbox:
     REPLY_LOST = "18600000005"
     NEVER_ANSWERS = "18600000006"
     CREDIT_BLOCKED = "18600000007"  # data packs provision; call credit is refused
+    LATE_WRITE = "18600000008"  # the first write is held up inside BOSS past the caller's patience; then busy
 
 
 def valid_account(account_type: str, account_id: str) -> bool:

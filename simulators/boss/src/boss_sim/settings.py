@@ -20,3 +20,6 @@ class BossSimSettings(PlatformSettings):
     latency_ms: int = 0
     #: how long a call that "never answers" hangs
     hang_seconds: float = 60.0
+    #: how long sandbox 18600000008's first write is held up before BOSS gets to apply it (or, past the caller's
+    #: deadline, to refuse it)
+    late_write_seconds: float = 3.0
