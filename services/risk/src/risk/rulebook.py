@@ -75,10 +75,12 @@ class RuleBook:
             row = await repository.state(conn)
             if row is None:
                 raise RuntimeError("no rule-set is live (seed() was not run)")
-            if self._loaded is not None and self._loaded.generation == row["generation"]:
+            if self._loaded is not None and self._loaded.generation >= row["generation"]:
                 return False
             live = await self._compile(conn, row["live_version"])
             shadow = await self._compile(conn, row["shadow_version"]) if row["shadow_version"] else None
+        if self._loaded is not None and self._loaded.generation >= row["generation"]:
+            return False  # a newer generation was swapped in meanwhile (a deploy on this replica): keep it
         self._loaded = Loaded(live, shadow, row["generation"])
         LOADED.labels("live").set(live.version)
         LOADED.labels("shadow").set(shadow.version if shadow else 0)

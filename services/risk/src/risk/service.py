@@ -226,6 +226,7 @@ class RiskService:
                                version, mode, actor, note)
             await repository.audit(conn, actor, f"ruleset.deploy.{mode}", f"ruleset:{version}", {"note": note})
         log.info("rule-set deployed", version=version, mode=mode, actor=actor)
+        await self.rulebook.reload()  # this replica applies it at once (the others within refresh_seconds)
         return _state(row)
 
     async def stop_shadow(self, actor: str) -> State:
@@ -240,6 +241,7 @@ class RiskService:
                 "INSERT INTO ruleset_deployments (version, mode, actor) VALUES ($1, 'shadow_stopped', $2)",
                 state["shadow_version"], actor)
             await repository.audit(conn, actor, "ruleset.shadow.stop", f"ruleset:{state['shadow_version']}", {})
+        await self.rulebook.reload()  # this replica applies it at once (the others within refresh_seconds)
         return _state(row)
 
     async def compare_shadow(self, version: int, since: datetime | None, sample_size: int) -> dict[str, Any]:
