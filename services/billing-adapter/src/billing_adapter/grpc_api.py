@@ -19,9 +19,10 @@ log = get_logger(__name__)
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, boss: BossClient) -> None:
+    def __init__(self, pool: asyncpg.Pool, boss: BossClient, clock_skew_seconds: float = 1.0) -> None:
         self.pool = pool
         self.boss = boss
+        self.clock_skew_seconds = clock_skew_seconds
 
     async def GetBalance(
         self, request: billing_pb2.GetBalanceRequest, context: grpc.aio.ServicerContext
@@ -54,7 +55,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     ) -> billing_pb2.Fulfilment:
         order_id = _order_id(request.order_id)
         async with self.pool.acquire() as conn, conn.transaction():
-            job, busy = await repository.stop(conn, order_id, request.actor or "unknown")
+            job, busy = await repository.stop(conn, order_id, request.actor or "unknown", self.clock_skew_seconds)
             if busy:
                 raise FailedPrecondition("the adapter is working on this order at BOSS: wait for its outcome",
                                          code="FULFILMENT_IN_PROGRESS")

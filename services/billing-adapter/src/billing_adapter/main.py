@@ -43,7 +43,8 @@ async def main(settings: BillingSettings) -> int:
                 "order-events",
             )
             server = GrpcServer(port=settings.grpc_port)
-            server.add(billing_pb2_grpc.add_BillingServiceServicer_to_server, BillingServicer(rt.pool, boss),
+            servicer = BillingServicer(rt.pool, boss, settings.boss_clock_skew_seconds)
+            server.add(billing_pb2_grpc.add_BillingServiceServicer_to_server, servicer,
                        billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name)
             await rt.serve(server)
         finally:

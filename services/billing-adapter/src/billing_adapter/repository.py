@@ -116,9 +116,29 @@ async def lease(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: f
                row["trace_context"])
 
 
-async def extend_write_deadline(conn: asyncpg.Connection, transaction_id: str, deadline: datetime) -> None:
-    await conn.execute("UPDATE operations SET write_deadline = greatest(write_deadline, $2) WHERE transaction_id = $1",
-                       transaction_id, deadline)
+async def before_write(conn: asyncpg.Connection, order_id: UUID, transaction_id: str, owner: str,
+                       lease_seconds: float, deadline: datetime) -> bool:
+    """Right before a write is sent: check that `owner` still holds the job (and renew its lease), and store the
+    write's deadline. False if the job is no longer this worker's: then nothing may be sent."""
+    held = await conn.fetchval(
+        """WITH held AS (
+               UPDATE fulfilments SET lease_until = greatest(lease_until, now() + make_interval(secs => $4))
+               WHERE order_id = $1 AND state = 'in_progress' AND lease_owner = $3
+               RETURNING order_id
+           )
+           UPDATE operations SET write_deadline = greatest(write_deadline, $5)
+           WHERE transaction_id = $2 AND order_id = (SELECT order_id FROM held)
+           RETURNING true""",
+        order_id, transaction_id, owner, lease_seconds, deadline)
+    return bool(held)
+
+
+async def hold_for(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: float) -> bool:
+    """Renew `owner`'s lease to last at least `seconds` more; False if it no longer holds the job."""
+    return bool(await conn.fetchval(
+        """UPDATE fulfilments SET lease_until = greatest(lease_until, now() + make_interval(secs => $3))
+           WHERE order_id = $1 AND state = 'in_progress' AND lease_owner = $2 RETURNING true""",
+        order_id, owner, seconds))
 
 
 async def write_deadline(conn: asyncpg.Connection, transaction_id: str) -> datetime | None:
@@ -157,13 +177,14 @@ RETURNING attempts
 """
 
 # The attempt that decides the job: logged, and the outcome written with the event announcing it, in one
-# statement. Nothing is written for the outcome if the job had already ended (a lapsed lease lost a race).
+# statement. Nothing is written for the outcome if the job had already ended, or if this worker no longer holds
+# it (its lease lapsed and another took over: that one decides).
 _COUNT_AND_FINISH = """,
 done AS (
     UPDATE fulfilments SET attempts = attempts + CASE WHEN $3 = 'status_query' THEN 0 ELSE 1 END,
                            status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
                            state = $10, reason_code = $11, lease_owner = NULL, lease_until = NULL, updated_at = now()
-    WHERE order_id = $1 AND state IN ('pending', 'in_progress')
+    WHERE order_id = $1 AND state IN ('pending', 'in_progress') AND lease_owner = $17
     RETURNING attempts
 ), announced AS (
     INSERT INTO outbox (event_id, topic, key, event_type, envelope)
@@ -180,6 +201,8 @@ class JobEnd:
     state: str
     reason_code: str
     event: OutboxRow
+    #: the worker ending it, which must still hold the job's lease
+    owner: str
 
 
 async def record_attempt(conn: asyncpg.Connection, *, order_id: UUID, transaction_id: str, kind: str, outcome: str,
@@ -195,14 +218,14 @@ async def record_attempt(conn: asyncpg.Connection, *, order_id: UUID, transactio
     e = finish.event
     result: int | None = await conn.fetchval(
         _ATTEMPT + _COUNT_AND_FINISH, *args, finish.state, finish.reason_code, e.event_id, e.topic, e.key,
-        e.event_type, e.envelope)
+        e.event_type, e.envelope, finish.owner)
     return result
 
 
 _END = """
 WITH done AS (
     UPDATE fulfilments SET state = $2, reason_code = $3, lease_owner = NULL, lease_until = NULL, updated_at = now()
-    WHERE order_id = $1 AND state IN ('pending', 'in_progress')
+    WHERE order_id = $1 AND state IN ('pending', 'in_progress') AND lease_owner = $9
     RETURNING attempts
 ), announced AS (
     INSERT INTO outbox (event_id, topic, key, event_type, envelope)
@@ -216,16 +239,18 @@ async def end_job(conn: asyncpg.Connection, order_id: UUID, finish: JobEnd) -> b
     """End the job with its outcome and event (no call decided it); False if it had already ended."""
     e = finish.event
     attempts = await conn.fetchval(_END, order_id, finish.state, finish.reason_code, e.event_id, e.topic, e.key,
-                                   e.event_type, e.envelope)
+                                   e.event_type, e.envelope, finish.owner)
     return attempts is not None
 
 
-async def reschedule(conn: asyncpg.Connection, order_id: UUID, delay_seconds: float, reason_code: str) -> None:
+async def reschedule(conn: asyncpg.Connection, order_id: UUID, delay_seconds: float, reason_code: str,
+                     owner: str) -> None:
+    """Work on the job again after `delay_seconds` (the lease is given up), if `owner` still holds it."""
     await conn.execute(
         """UPDATE fulfilments SET next_attempt_at = now() + make_interval(secs => $2), reason_code = $3,
                                   lease_owner = NULL, lease_until = NULL, updated_at = now()
-           WHERE order_id = $1""",
-        order_id, delay_seconds, reason_code,
+           WHERE order_id = $1 AND lease_owner = $4""",
+        order_id, delay_seconds, reason_code, owner,
     )
 
 
@@ -237,20 +262,27 @@ async def attempts_of(conn: asyncpg.Connection, order_id: UUID) -> list[asyncpg.
     return await conn.fetch("SELECT * FROM attempts WHERE order_id = $1 ORDER BY id", order_id)
 
 
-async def stop(conn: asyncpg.Connection, order_id: UUID, actor: str) -> tuple[asyncpg.Record, bool]:
+async def stop(conn: asyncpg.Connection, order_id: UUID, actor: str,
+               clock_skew_seconds: float = 1.0) -> tuple[asyncpg.Record, bool]:
     """Make sure no call to BOSS will ever be made for the order. Returns (the job, whether it may still be
-    calling BOSS). A job that never made a call and whose lease has lapsed is cancelled; an order never seen
-    gets a cancelled placeholder (its request, arriving late, is then ignored); a job that made calls, or
-    holds a live lease, is left alone: a call may be in the air."""
+    calling BOSS). A job that never sent a write and whose lease has lapsed is cancelled; an order never seen
+    gets a cancelled placeholder (its request, arriving late, is then ignored); a job that sent writes, or
+    holds a live lease, is left alone: a call may be in the air. A job that ended is busy until the last
+    deadline sent with one of its writes (plus the clock skew) has passed: until then that write could land."""
     await conn.execute(
         """INSERT INTO fulfilments (order_id, channel_id, account_type, account_id, sku, requested_at, state,
                                     reason_code, cancelled_by)
            VALUES ($1, '', '', '', '', now(), 'cancelled', 'STOPPED_BEFORE_FULFILMENT', $2)
            ON CONFLICT (order_id) DO NOTHING""", order_id, actor)
     job = await conn.fetchrow("SELECT * FROM fulfilments WHERE order_id = $1 FOR UPDATE", order_id)
+    landing = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM operations WHERE order_id = $1
+                          AND write_deadline > now() - make_interval(secs => $2))""", order_id, clock_skew_seconds)
     if job["state"] not in ("pending", "in_progress"):
-        return job, False
-    idle = job["attempts"] == 0 and not await conn.fetchval(
+        return job, landing
+    sent = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM operations WHERE order_id = $1 AND write_deadline IS NOT NULL)", order_id)
+    idle = job["attempts"] == 0 and not sent and not await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM attempts WHERE order_id = $1)", order_id) and (
         job["lease_until"] is None or job["lease_until"] < await conn.fetchval("SELECT now()"))
     if not idle:

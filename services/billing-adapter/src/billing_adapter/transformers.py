@@ -22,7 +22,7 @@ WRITE_CODES: dict[str, tuple[Outcome, str]] = {
     "2004": (Outcome.TERMINAL_FAILURE, "BOSS_CREDIT_BLOCKED"),
     "3005": (Outcome.TERMINAL_FAILURE, "BOSS_DUPLICATE_MISMATCH"),
     "5001": (Outcome.RETRYABLE, "BOSS_BUSY"),
-    "5004": (Outcome.RETRYABLE, "BOSS_DEADLINE_EXCEEDED"),  # not applied, and never will be
+    "5004": (Outcome.RETRYABLE, "BOSS_DEADLINE_EXCEEDED"),  # this request was not applied (it came too late)
 }
 
 

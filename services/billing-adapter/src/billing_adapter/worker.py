@@ -33,7 +33,7 @@ from google.protobuf.message import Message
 
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient, Call
-from billing_adapter.domain.outcomes import Outcome
+from billing_adapter.domain.outcomes import Classified, Outcome
 from billing_adapter.gate import BOSS_RETRIES, BossGate, BreakerOpen
 from billing_adapter.repository import Job, OperationRow
 from billing_adapter.settings import BillingSettings
@@ -46,6 +46,15 @@ from topup_platform.retry import backoff
 from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)
+
+
+#: the answers that settle what BOSS did with a write
+_DECISIVE = frozenset({Outcome.SUCCESS, Outcome.TERMINAL_FAILURE, Outcome.NOT_FOUND})
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the job (its lease lapsed and another worker may have it): it must neither
+    call BOSS for it nor decide it."""
 
 
 @dataclass(slots=True)
@@ -138,8 +147,11 @@ class FulfilmentWorker:
             # BOSS is being left alone: the order waits (it does not fail) and resumes after the pause. A write
             # whose outcome was left unknown is sent again then, with the same transaction id: that is safe.
             async with self.pool.acquire() as conn:
-                await repository.reschedule(conn, job.order_id, open_breaker.retry_after, "BOSS_BREAKER_OPEN")
+                await repository.reschedule(conn, job.order_id, open_breaker.retry_after, "BOSS_BREAKER_OPEN",
+                                           self.owner)
             self.dispatch_later(job.order_id, open_breaker.retry_after)
+        except LeaseLost:
+            log.warning("lease lost; the worker that holds the job now carries on", order_id=str(job.order_id))
 
     async def _carry_out(self, job: Job, op: OperationRow, attempts: int, *, last: bool,
                          progress: Progress) -> int | None:
@@ -162,9 +174,13 @@ class FulfilmentWorker:
                     call, kind = resolved, "status_query"
             else:
                 call, kind = final, "status_query"
-                if call.result.outcome is Outcome.UNKNOWN:
-                    await self._unknown(job, attempts, call.result.reason_code or "BOSS_NO_ANSWER")
-                    return None
+                if call.result.outcome not in _DECISIVE:  # no clear answer: ask as after any lost answer
+                    await self._log(job, op, kind, call)
+                    resolved = await self._resolve_unknown(job, op)
+                    if resolved is None or resolved.result.outcome not in _DECISIVE:
+                        await self._unknown(job, attempts, call.result.reason_code or "BOSS_NO_ANSWER")
+                        return None
+                    call = resolved
             result = call.result
             if result.outcome is Outcome.NOT_FOUND:  # (a status query) BOSS never got the write
                 if attempts > self.settings.retries:
@@ -197,14 +213,14 @@ class FulfilmentWorker:
                 return None
             # retryable: BOSS did not do it and says so (but an earlier write whose answer was lost may still land)
             if attempts > self.settings.retries:
-                giving_up = ("BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts")
+                giving_up = giving_up or ("BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts")
                 await self._log(job, op, kind, call)
                 final = await self._final_query(job, op)
                 continue
             await self._log(job, op, kind, call)
             delay = backoff(attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds)
             async with self.pool.acquire() as conn:
-                await repository.reschedule(conn, job.order_id, delay, result.reason_code)
+                await repository.reschedule(conn, job.order_id, delay, result.reason_code, self.owner)
             self.dispatch_later(job.order_id, delay)
             BOSS_RETRIES.inc()
             log.info("fulfilment retry scheduled", order_id=order_id, attempts=attempts, delay_s=round(delay, 3))
@@ -216,7 +232,9 @@ class FulfilmentWorker:
             # later knows until when a write whose answer was lost (or whose sender died) could still land
             deadline = utcnow() + timedelta(seconds=self.settings.boss_timeout_seconds)
             async with self.pool.acquire() as conn:
-                await repository.extend_write_deadline(conn, op.transaction_id, deadline)
+                if not await repository.before_write(conn, job.order_id, op.transaction_id, self.owner,
+                                                     self.settings.lease_seconds, deadline):
+                    raise LeaseLost(job.order_id)
             if op.kind == "credit":
                 return await self.boss.credit(op.transaction_id, job.account_type, job.account_id, op.amount_fen,
                                               deadline=deadline)
@@ -231,10 +249,15 @@ class FulfilmentWorker:
         deadline sent with one has passed (plus the clock skew allowed between BOSS and us), then ask again."""
         async with self.pool.acquire() as conn:
             deadline = await repository.write_deadline(conn, op.transaction_id)
-        if deadline is not None:
-            wait = (deadline - utcnow()).total_seconds() + self.settings.boss_clock_skew_seconds
-            if wait > 0:
-                await asyncio.sleep(wait)
+            wait = 0.0 if deadline is None else max(
+                0.0, (deadline - utcnow()).total_seconds() + self.settings.boss_clock_skew_seconds)
+            # nobody else may write meanwhile: the lease covers the wait, the query and a margin
+            if not await repository.hold_for(conn, job.order_id, self.owner,
+                                             wait + 2 * self.settings.boss_timeout_seconds + 5):
+                raise LeaseLost(job.order_id)
+        if deadline is None:  # written without a deadline (an older adapter): no telling when it could land
+            return Call(Classified(Outcome.UNKNOWN, "", "BOSS_WRITE_WITHOUT_DEADLINE"), 0)
+        await asyncio.sleep(wait)
         return await self.gate.call("status_query", lambda: self.boss.query(op.transaction_id))
 
     async def _unknown(self, job: Job, attempts: int, reason_code: str) -> None:
@@ -280,7 +303,7 @@ class FulfilmentWorker:
         """End the job: its outcome and the event announcing it in one statement, together with the call that
         decided it (operation, kind, call, the operation's new state). False if the job had already ended."""
         finish = repository.JobEnd(state, reason_code, self.outbox.row(
-            BILLING_TOPIC, event, aggregate_type="order", aggregate_id=str(job.order_id)))
+            BILLING_TOPIC, event, aggregate_type="order", aggregate_id=str(job.order_id)), self.owner)
         async with self.pool.acquire() as conn:
             if decided_by is None:
                 ended = await repository.end_job(conn, job.order_id, finish)

@@ -71,6 +71,10 @@ def _reply(code: str, http_status: int = 200, **extra: Any) -> JSONResponse:
                         status_code=http_status)
 
 
+class _TooLate(Exception):
+    """A write that reached its commit after the caller's deadline: rolled back, never applied."""
+
+
 def _deadline(request: Request) -> datetime | None:
     """`X-Request-Deadline` (RFC 3339, with its offset): a write is applied before it or never, so a caller that
     gave up waiting knows when a write whose answer it lost can no longer land. Raises ValueError if malformed."""
@@ -195,8 +199,17 @@ def create_app(settings: BossSimSettings) -> FastAPI:
                 async with conn.transaction():
                     await subscriber(conn, account_type, account_id)  # created on first use, if valid
                 request.app.state.known_subscribers.add(key)
-            row = await conn.fetchrow(_APPLY, txn_id, operation, account_type, account_id, amount_fen, pack_code,
-                                      data_mb, precheck, "B" + new_id_str().replace("-", "")[:20], deadline)
+            try:
+                async with conn.transaction():
+                    row = await conn.fetchrow(_APPLY, txn_id, operation, account_type, account_id, amount_fen,
+                                              pack_code, data_mb, precheck, "B" + new_id_str().replace("-", "")[:20],
+                                              deadline)
+                    # the statement may have waited (a lock on the subscriber): the deadline holds until commit
+                    if row is not None and deadline is not None and not await conn.fetchval(
+                            "SELECT clock_timestamp() < $1", deadline):
+                        raise _TooLate
+            except _TooLate:
+                return _reply(domain.DEADLINE_EXCEEDED, 504)
             if row is None:  # seen before (or a concurrent duplicate won): answer with the first result
                 row = await conn.fetchrow("SELECT * FROM transactions WHERE transaction_id = $1", txn_id)
                 if row is None:  # neither: it arrived, or got its turn, after the caller's deadline

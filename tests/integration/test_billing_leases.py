@@ -1,0 +1,87 @@
+"""Fencing of fulfilment jobs on real PostgreSQL: a worker whose lease lapsed (another took the job over) can
+neither send a write nor decide the job; a write's deadline is stored before it is sent; and the review desk
+cannot stop a job while a write of it could still land at BOSS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from billing_adapter import repository
+from billing_adapter.repository import Job, JobEnd, OperationRow
+from topup_platform.db import create_pool
+from topup_platform.migrations import migrate
+from topup_platform.outbox import OutboxRow
+from topup_platform.runtime import service_migrations
+from topup_platform.timeutil import utcnow
+
+
+@pytest.fixture
+async def pool(infra, schema: str) -> AsyncIterator[asyncpg.Pool]:  # type: ignore[no-untyped-def]
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        await migrate(conn, schema, service_migrations("billing_adapter"))
+    finally:
+        await conn.close()
+    p = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=5)
+    yield p
+    await p.close()
+
+
+def _event(order_id: uuid.UUID) -> OutboxRow:
+    return OutboxRow(str(uuid.uuid4()), "topup.billing.events.v1", str(order_id), "t", b"")
+
+
+async def _job(conn: asyncpg.Connection, owner: str, lease_seconds: float) -> tuple[uuid.UUID, str]:
+    order_id = uuid.uuid4()
+    txn = order_id.hex + "-c"
+    job = Job(order_id, "demo", "mobile", "18612345678", "CREDIT_10", "in_progress", 0, utcnow(),
+              [OperationRow(txn, 0, "credit", 1000, "", "pending", "")])
+    assert await repository.insert_jobs(conn, [(job, _event(order_id))], owner=owner, lease_seconds=lease_seconds)
+    return order_id, txn
+
+
+async def test_a_worker_whose_lease_was_taken_over_can_neither_write_nor_decide(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        order_id, txn = await _job(conn, "worker-a", lease_seconds=0.01)
+        deadline = utcnow() + timedelta(seconds=2)
+        await conn.execute("SELECT pg_sleep(0.05)")  # A's lease lapses
+        taken = await repository.lease(conn, order_id, "worker-b", 30)
+        assert taken is not None  # B holds the job now
+        assert not await repository.before_write(conn, order_id, txn, "worker-a", 30, deadline)
+        assert not await repository.hold_for(conn, order_id, "worker-a", 10)
+        assert not await repository.end_job(conn, order_id, JobEnd("failed", "X", _event(order_id), "worker-a"))
+        assert (await repository.get_job(conn, order_id))["state"] == "in_progress"
+        # the holder may
+        assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline)
+        assert await repository.write_deadline(conn, txn) == deadline
+        assert await repository.end_job(conn, order_id, JobEnd("failed", "X", _event(order_id), "worker-b"))
+
+
+async def test_the_latest_deadline_sent_is_kept(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        order_id, txn = await _job(conn, "worker-a", lease_seconds=30)
+        later, earlier = utcnow() + timedelta(seconds=5), utcnow() + timedelta(seconds=1)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, later)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, earlier)
+        assert await repository.write_deadline(conn, txn) == later
+
+
+async def test_the_desk_cannot_stop_a_job_whose_write_could_still_land(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        order_id, txn = await _job(conn, "worker-a", lease_seconds=30)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, utcnow() + timedelta(seconds=30))
+        assert await repository.end_job(conn, order_id, JobEnd("unknown", "BOSS_NO_ANSWER", _event(order_id),
+                                                               "worker-a"))
+        async with conn.transaction():
+            _, busy = await repository.stop(conn, order_id, "alice", clock_skew_seconds=1)
+        assert busy  # ended as unknown, but the write sent with it may still be applied for 30 s
+        await conn.execute(
+            "UPDATE operations SET write_deadline = now() - interval '2 seconds' WHERE transaction_id = $1", txn)
+        async with conn.transaction():
+            _, busy = await repository.stop(conn, order_id, "alice", clock_skew_seconds=1)
+        assert not busy
