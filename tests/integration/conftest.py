@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import asyncpg
 import pytest
@@ -31,15 +31,20 @@ async def schema(infra) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
         await conn.close()
 
 
+async def migrated_pool(database_url: str, schema: str, migrations: list[Any], max_size: int) -> asyncpg.Pool:
+    """A pool on `schema`, once `migrations` (a service's, or the platform's alone) are applied to it."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, schema, migrations)
+    finally:
+        await conn.close()
+    return await create_pool(database_url, schema=schema, application_name="tests", max_size=max_size)
+
+
 @pytest.fixture
 async def pool(infra, schema: str) -> AsyncIterator[asyncpg.Pool]:  # type: ignore[no-untyped-def]
     """A pool on a fresh schema holding the platform tables (outbox, inbox)."""
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        await migrate(conn, schema, platform_migrations())
-    finally:
-        await conn.close()
-    p = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=20)
+    p = await migrated_pool(infra.database_url, schema, platform_migrations(), 20)
     yield p
     await p.close()
 

@@ -13,8 +13,7 @@ import pytest
 
 from billing_adapter import repository
 from billing_adapter.repository import Job, JobEnd, OperationRow
-from topup_platform.db import create_pool
-from topup_platform.migrations import migrate
+from tests.integration.conftest import migrated_pool
 from topup_platform.outbox import OutboxRow
 from topup_platform.runtime import service_migrations
 from topup_platform.timeutil import utcnow
@@ -22,12 +21,7 @@ from topup_platform.timeutil import utcnow
 
 @pytest.fixture
 async def pool(infra, schema: str) -> AsyncIterator[asyncpg.Pool]:  # type: ignore[no-untyped-def]
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        await migrate(conn, schema, service_migrations("billing_adapter"))
-    finally:
-        await conn.close()
-    p = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=5)
+    p = await migrated_pool(infra.database_url, schema, service_migrations("billing_adapter"), 5)
     yield p
     await p.close()
 

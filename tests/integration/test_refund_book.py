@@ -15,8 +15,7 @@ from refunds.calendar_store import CalendarStore
 from refunds.domain.review import Path
 from refunds.lifecycle import RefundBook
 from refunds.monitor import DeskMonitor
-from topup_platform.db import create_pool
-from topup_platform.migrations import migrate
+from tests.integration.conftest import migrated_pool
 from topup_platform.outbox import Outbox
 from topup_platform.runtime import service_migrations
 
@@ -25,12 +24,7 @@ BEIJING_NOON_FRIDAY = datetime(2026, 10, 9, 4, 0, tzinfo=UTC)  # 12:00 in Beijin
 
 @pytest.fixture
 async def pool(infra, schema: str) -> AsyncIterator[asyncpg.Pool]:  # type: ignore[no-untyped-def]
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        await migrate(conn, schema, service_migrations("refunds"))
-    finally:
-        await conn.close()
-    p = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=10)
+    p = await migrated_pool(infra.database_url, schema, service_migrations("refunds"), 10)
     yield p
     await p.close()
 

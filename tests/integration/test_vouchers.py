@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import asyncpg
 import pytest
 
 from orders.catalog import Catalog
@@ -25,10 +24,9 @@ from orders.domain.state import Transition
 from orders.domain.vouchers import CardTransition, PinHasher, valid_card_number
 from orders.service import OrdersService
 from orders.vouchers import Redemption, VoucherService
+from tests.integration.conftest import migrated_pool
 from topup.events.v1 import envelope_pb2, vouchers_pb2
 from topup.orders.v1 import orders_pb2
-from topup_platform.db import create_pool
-from topup_platform.migrations import migrate
 from topup_platform.outbox import Outbox
 from topup_platform.runtime import service_migrations
 from topup_platform.timeutil import utcnow
@@ -39,12 +37,7 @@ ACCOUNT = Account(AccountType.MOBILE, "18612345678")
 
 @pytest.fixture
 async def vouchers(infra, schema: str) -> AsyncIterator[VoucherService]:  # type: ignore[no-untyped-def]
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        await migrate(conn, schema, service_migrations("orders"))
-    finally:
-        await conn.close()
-    pool = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=60)
+    pool = await migrated_pool(infra.database_url, schema, service_migrations("orders"), 60)
     catalog = Catalog(pool, refresh_seconds=60)
     await catalog.reload()
     outbox = Outbox("orders")
