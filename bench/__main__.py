@@ -32,8 +32,8 @@ from typing import Any
 import asyncpg
 
 from topup_client.signing import new_nonce, sign
-from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, free_port, wait_for_port
-from topup_devstack.stack import Stack, start_stack
+from topup_devstack.infra import free_port, infrastructure, terminate, wait_for_port
+from topup_devstack.stack import start_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "signed.lua"
@@ -135,32 +135,23 @@ def main() -> int:
 
     run_id = uuid.uuid4().hex[:8]
     work = Path(tempfile.mkdtemp(prefix="topup-bench-"))
-    postgres = kafka = None
-    stack: Stack | None = None
-    baseline = None
     report: dict[str, Any] = {"run": run_id, "machine": {"cpus": os.cpu_count()}, "args": vars(args)}
-    try:
-        database_url = os.environ.get("DATABASE_URL") or ""
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
-        client_env: dict[str, str] = {}
-        if not database_url:
-            postgres = EmbeddedPostgres(work / "pgdata")
-            database_url = postgres.start()
-        if not bootstrap:
-            kafka = EmbeddedKafka(free_port(), work / "tansu.log")
-            bootstrap = kafka.start()
-            client_env = dict(EmbeddedKafka.CLIENT_ENV)
+    with contextlib.ExitStack() as cleanup:
+        infra = cleanup.enter_context(infrastructure(work))
+        database_url = infra.database_url
         print("starting the platform ...", flush=True)  # noqa: T201
         stack = start_stack(work / "stack", {
-            "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **client_env,
+            **infra.env(),
             "BOSS_SIM_LATENCY_MS": str(args.boss_latency_ms), "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
             # the demo channel stands for every channel's traffic here: its share of the in-flight limit is the
             # whole limit, which the open-model run (one connection per offered request per second) can reach
             "GATEWAY_MAX_IN_FLIGHT": "1024", "GATEWAY_MAX_IN_FLIGHT_PER_CHANNEL": "1024",
         })
+        cleanup.callback(stack.stop)
         port = free_port()
         baseline = subprocess.Popen([sys.executable, "-m", "bench.baseline", str(port)], cwd=ROOT,
                                     env={**os.environ, "DATABASE_URL": database_url})
+        cleanup.callback(terminate, baseline, 10)
         wait_for_port(port, 30, "the baseline")
         base_url, gateway = f"http://127.0.0.1:{port}", stack.gateway
 
@@ -208,17 +199,6 @@ def main() -> int:
                            "max": max(credited, default=float("nan"))},
             "orders_accepted": accepted, "orders_not_credited": not_credited,
         }
-    finally:
-        if baseline is not None:
-            baseline.terminate()
-            baseline.wait(10)
-        if stack is not None:
-            stack.stop()
-        if kafka is not None:
-            kafka.stop()
-        if postgres is not None:
-            postgres.stop()
-
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(report, indent=2))

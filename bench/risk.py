@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -33,7 +34,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from topup.common.v1 import common_pb2
 from topup.risk.v1 import risk_pb2, risk_pb2_grpc
-from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, free_port
+from topup_devstack.infra import free_port, infrastructure, terminate
 from topup_platform.batching import MicroBatcher
 from topup_platform.timeutil import to_timestamp, utcnow
 
@@ -196,26 +197,15 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="topup-bench-risk-"))
-    postgres = kafka = None
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        database_url = os.environ.get("DATABASE_URL") or ""
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
-        client_env: dict[str, str] = {}
-        if not database_url:
-            postgres = EmbeddedPostgres(work / "pgdata")
-            database_url = postgres.start()
-        if not bootstrap:
-            kafka = EmbeddedKafka(free_port(), work / "tansu.log")
-            bootstrap = kafka.start()
-            client_env = dict(EmbeddedKafka.CLIENT_ENV)
+    with contextlib.ExitStack() as cleanup:
+        infra = cleanup.enter_context(infrastructure(work))
         port, metrics_port, log = free_port(), free_port(), work / "risk.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "risk"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **client_env, "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                     "TOPUP_MIGRATE_ON_START": "1", "RISK_GRPC_PORT": str(port),
+                env={**os.environ, **infra.env(), "TOPUP_MIGRATE_ON_START": "1", "RISK_GRPC_PORT": str(port),
                      "RISK_METRICS_PORT": str(metrics_port), "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"})
+        cleanup.callback(terminate, process, 20)
         target, metrics_url = f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
         wait_serving(target, process, log)
         report = {"rate": args.rate, "seconds": args.seconds, "machine": {"cpus": os.cpu_count()}, "runs": {}}
@@ -228,7 +218,7 @@ def main() -> int:
             rpc = "EvaluateBatch" if mode == "gateway" else "Evaluate"
             before = scrape(metrics_url, rpc)
             load = os.getloadavg()[0]
-            pg_pids = postgres_pids(database_url)
+            pg_pids = postgres_pids(infra.database_url)
             cpu_before = (cpu_seconds([process.pid]), cpu_seconds(pg_pids), time.process_time())
             print(f"risk ({mode}): {args.rate} decisions/s for {args.seconds} s ...", flush=True)  # noqa: T201
             client = asyncio.run(drive(target, measured, args.rate, mode))
@@ -242,14 +232,6 @@ def main() -> int:
                                         name: (cpu_after[k] - cpu_before[k]) / max(len(measured), 1) * 1e6
                                         for k, name in enumerate(("risk", "postgres", "client"))},
                                     "load_average_before": load, "load_average_after": os.getloadavg()[0]}
-    finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            process.wait(20)
-        if kafka is not None:
-            kafka.stop()
-        if postgres is not None:
-            postgres.stop()
 
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)

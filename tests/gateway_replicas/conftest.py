@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import FAST
+from tests.e2e.conftest import FAST, sink  # noqa: F401 (the callback-sink fixture, shared with the e2e tests)
 from topup_devstack.infra import free_port
 from topup_devstack.stack import Stack, start_stack
 

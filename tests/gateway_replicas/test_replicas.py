@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,20 +16,6 @@ from tests.gateway_replicas.conftest import Gateway, wait_until
 from topup_client import AsyncTopupClient, verify_callback
 from topup_client.signing import signed_headers
 from topup_devstack.stack import Stack
-
-
-@pytest.fixture
-def sink() -> Iterator[Callable[..., CallbackSink]]:
-    made: list[CallbackSink] = []
-
-    def make(*answers: int) -> CallbackSink:
-        s = CallbackSink(answers or (200,))
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
 
 
 def _callbacks(gateway: Gateway, order_id: str) -> list[dict[str, Any]]:

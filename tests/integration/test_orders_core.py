@@ -57,7 +57,7 @@ async def service(infra, schema: str) -> AsyncIterator[OrdersService]:  # type: 
     finally:
         await conn.close()
     pool = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=60)
-    catalog = Catalog(pool, refresh_seconds=60)
+    catalog = Catalog(pool)
     await catalog.reload()
     yield OrdersService(pool, Outbox("orders"), catalog)
     await pool.close()

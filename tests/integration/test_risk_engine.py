@@ -31,7 +31,7 @@ from topup_platform.db import create_pool
 from topup_platform.events import make_envelope
 from topup_platform.migrations import migrate
 from topup_platform.outbox import Outbox
-from topup_platform.runtime import service_migrations
+from topup_platform.runtime import Periodic, service_migrations
 from topup_platform.timeutil import to_timestamp, utcnow
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ async def engine(infra, schema: str) -> AsyncIterator[tuple[RiskService, RiskSer
         features = await create_pool(infra.database_url, schema=schema, application_name="tests", max_size=10,
                                      server_settings={"synchronous_commit": "off"})
         pools += [pool, features]
-        book = RuleBook(pool, refresh_seconds=0.1)
+        book = RuleBook(pool)
         await book.seed()
         await book.reload()
         services.append(RiskService(pool, Outbox("risk"), book, features))
@@ -286,7 +286,8 @@ async def test_shadow_mode_decides_and_records_without_enforcing(engine) -> None
 
 async def test_a_rule_change_reaches_a_running_rule_book_within_seconds(engine) -> None:  # type: ignore[no-untyped-def]
     a, b = engine
-    task = asyncio.create_task(b.rulebook.run())
+    refresher = Periodic("rules-refresh", b.rulebook.reload, 0.1, run_at_start=False)  # as the service runs it
+    task = asyncio.create_task(refresher.run())
     try:
         doc = orjson.loads(default_body())
         doc["rules"].append({"id": "no_credit_50", "description": "test", "when": "sku == 'CREDIT_50'",
@@ -298,6 +299,6 @@ async def test_a_rule_change_reaches_a_running_rule_book_within_seconds(engine) 
                 await asyncio.sleep(0.05)
         assert b.rulebook.current.live.version == created.version
     finally:
-        await b.rulebook.stop()
+        await refresher.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task

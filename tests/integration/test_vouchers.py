@@ -38,7 +38,7 @@ ACCOUNT = Account(AccountType.MOBILE, "18612345678")
 @pytest.fixture
 async def vouchers(infra, schema: str) -> AsyncIterator[VoucherService]:  # type: ignore[no-untyped-def]
     pool = await migrated_pool(infra.database_url, schema, service_migrations("orders"), 60)
-    catalog = Catalog(pool, refresh_seconds=60)
+    catalog = Catalog(pool)
     await catalog.reload()
     outbox = Outbox("orders")
     orders = OrdersService(pool, outbox, catalog)

@@ -28,7 +28,7 @@ async def test_a_stuck_order_goes_to_the_desk_and_a_late_word_from_boss_closes_i
 
     pool = await create_pool(rstack.ports["database_url"], schema="orders", application_name="drill", max_size=2)
     try:
-        service = OrdersService(pool, Outbox("orders"), Catalog(pool, 60))
+        service = OrdersService(pool, Outbox("orders"), Catalog(pool))
         now = datetime.now(UTC)
         assert order["order_id"] not in {str(o) for o in await StuckSweeper(
             service, timedelta(minutes=30), clock=lambda: now + timedelta(minutes=29)).sweep()}

@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -114,3 +116,45 @@ class EmbeddedKafka:
                 self._proc.kill()
                 self._proc.wait(5)
         self._proc = None
+
+
+def terminate(process: subprocess.Popen[bytes], wait: float) -> None:
+    """Stop a child process that may still run (SIGTERM, then wait for it)."""
+    if process.poll() is None:
+        process.terminate()
+        process.wait(wait)
+
+
+@dataclasses.dataclass(frozen=True)
+class Infra:
+    database_url: str
+    kafka_bootstrap: str
+    #: client settings the services need for this broker (e.g. Tansu's short group sessions)
+    client_env: dict[str, str]
+
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap, **self.client_env}
+
+
+@contextlib.contextmanager
+def infrastructure(workdir: Path) -> Iterator[Infra]:
+    """PostgreSQL and a Kafka-protocol broker: the ones `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` name, or
+    embedded ones (data and logs under `workdir`), started here and stopped on the way out (tests, benches)."""
+    database_url = os.environ.get("DATABASE_URL") or ""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
+    postgres = kafka = None
+    client_env: dict[str, str] = {}
+    try:
+        if not database_url:
+            postgres = EmbeddedPostgres(workdir / "pgdata")
+            database_url = postgres.start()
+        if not bootstrap:
+            kafka = EmbeddedKafka(free_port(), workdir / "tansu.log")
+            bootstrap = kafka.start()
+            client_env = dict(EmbeddedKafka.CLIENT_ENV)
+        yield Infra(database_url, bootstrap, client_env)
+    finally:
+        if kafka is not None:
+            kafka.stop()
+        if postgres is not None:
+            postgres.stop()

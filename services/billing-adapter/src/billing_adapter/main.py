@@ -17,7 +17,7 @@ from topup_platform.consumer import EventConsumer
 from topup_platform.events import BILLING_TOPIC, ORDERS_TOPIC
 from topup_platform.grpc_server import GrpcServer
 from topup_platform.outbox import Outbox, OutboxRelay
-from topup_platform.runtime import ServiceRuntime
+from topup_platform.runtime import Periodic, ServiceRuntime
 
 
 async def main(settings: BillingSettings) -> int:
@@ -33,9 +33,11 @@ async def main(settings: BillingSettings) -> int:
             rt.start_worker(worker, "fulfilment-scheduler")
             rt.start_worker(PortedNumbersSync(rt.pool, outbox, boss, settings.ported_sync_seconds), "ported-sync")
             if settings.reconcile_interval_seconds > 0:
-                rt.start_worker(ScheduledReconciliation(
-                    Reconciler(rt.pool, outbox, boss), settings.reconcile_interval_seconds,
-                    timedelta(seconds=settings.reconcile_settle_seconds)), "reconciliation")
+                schedule = ScheduledReconciliation(Reconciler(rt.pool, outbox, boss),
+                                                   settings.reconcile_interval_seconds,
+                                                   timedelta(seconds=settings.reconcile_settle_seconds))
+                rt.start_worker(Periodic("reconciliation", schedule.run_once, settings.reconcile_interval_seconds,
+                                         run_at_start=False), "reconciliation")
             rt.start_worker(
                 EventConsumer(name="billing-adapter", settings=settings, pool=rt.pool, producer=producer,
                               topics=[ORDERS_TOPIC], handlers=order_handlers(worker),

@@ -17,8 +17,6 @@ for the review desk). Jobs still being worked on are not differences. Every run 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 from collections import defaultdict
@@ -184,14 +182,13 @@ class Reconciler:
 
 
 class ScheduledReconciliation:
-    """Reconciles every `interval` the window since the last run, up to `settle` ago (so that work still in
-    flight is not a difference), repairing what is safe."""
+    """Each run (every `interval`, run periodically by the service) reconciles the window since the last run,
+    up to `settle` ago (so that work still in flight is not a difference), repairing what is safe."""
 
     def __init__(self, reconciler: Reconciler, interval: float, settle: timedelta) -> None:
         self.reconciler = reconciler
         self.interval = interval
         self.settle = settle
-        self._stopping = asyncio.Event()
 
     async def run_once(self) -> Report | None:
         end = utcnow() - self.settle
@@ -201,17 +198,3 @@ class ScheduledReconciliation:
         if start >= end:
             return None
         return await self.reconciler.run(start, end, repair=True, actor="schedule")
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("scheduled reconciliation failed; the next run covers its window")
-
-    async def stop(self) -> None:
-        self._stopping.set()

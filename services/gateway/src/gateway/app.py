@@ -40,7 +40,7 @@ from gateway.upstream import Upstream
 from topup_platform import telemetry
 from topup_platform.db import create_pool
 from topup_platform.logging import get_logger
-from topup_platform.runtime import Worker, open_pool
+from topup_platform.runtime import Periodic, Worker, open_pool
 
 log = get_logger(__name__)
 
@@ -80,8 +80,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             application_name=f"{settings.service_name}-nonces", min_size=1, max_size=settings.db_pool_max,
             server_settings={"synchronous_commit": "off"},
         )
-        registry = ChannelRegistry(pool, SecretBox(settings.master_key.get_secret_value()),
-                                   settings.channel_refresh_seconds)
+        registry = ChannelRegistry(pool, SecretBox(settings.master_key.get_secret_value()))
         if settings.is_dev:
             await registry.ensure_channel(settings.demo_channel_id, "Demo channel", "k1",
                                           settings.demo_channel_secret.get_secret_value(), frozenset({"balance"}),
@@ -101,7 +100,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.upstream = upstream
         app.state.quotas = quotas
         app.state.callbacks = callbacks
-        workers: list[Worker] = [registry, nonces, heartbeat]
+        refresh = Periodic("channel-refresh", registry.reload, settings.channel_refresh_seconds, run_at_start=False)
+        purge = Periodic("nonce-purge", nonces.purge, 60, run_at_start=False)
+        workers: list[Worker] = [refresh, purge, heartbeat]
         if settings.callbacks_enabled:
             workers.append(callbacks)
         tasks = [asyncio.create_task(w.run()) for w in workers]

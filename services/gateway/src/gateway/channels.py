@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import os
 import secrets
 import time
@@ -132,14 +131,12 @@ class Channel:
 
 
 class ChannelRegistry:
-    def __init__(self, pool: asyncpg.Pool, box: SecretBox, refresh_seconds: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox) -> None:
         self.pool = pool
         self.box = box
-        self.refresh_seconds = refresh_seconds
         self._channels: dict[str, Channel] = {}
         self._last_miss_reload = 0.0
         self._miss_lock = asyncio.Lock()
-        self._stopping = asyncio.Event()
         #: decrypted/parsed key material by (channel, key id, kind, stored bytes): reloads skip the work
         self._material: dict[tuple[str, str, str, bytes], Any] = {}
 
@@ -208,20 +205,6 @@ class ChannelRegistry:
                 c["rate_per_second"], c["burst"], c["callbacks_enabled"], tuple(c["callback_url_prefixes"]))
             for c in channels
         }
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.refresh_seconds)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.reload()
-            except Exception:
-                log.exception("channel registry reload failed; keeping the previous one")
-
-    async def stop(self) -> None:
-        self._stopping.set()
 
     async def ensure_channel(self, channel_id: str, name: str, key_id: str, secret: str,
                              permissions: frozenset[str] = frozenset(), *, rate_per_second: int = 50,

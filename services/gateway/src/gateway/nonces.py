@@ -9,22 +9,15 @@ in exchange the nonce check does not wait for a disk flush on every request.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import asyncpg
 
 from topup_platform.batching import MicroBatcher
-from topup_platform.logging import get_logger
-
-log = get_logger(__name__)
 
 
 class NonceStore:
     def __init__(self, pool: asyncpg.Pool, window_seconds: int, *, max_batch: int = 64, max_in_flight: int = 2) -> None:
         self.pool = pool
         self.window_seconds = window_seconds
-        self._stopping = asyncio.Event()
         self._claims: MicroBatcher[tuple[str, str], bool] = MicroBatcher(
             self._claim_batch, max_batch=max_batch, max_in_flight=max_in_flight)
 
@@ -55,15 +48,3 @@ class NonceStore:
                 "DELETE FROM nonces WHERE seen_at < now() - make_interval(secs => $1)", 2 * self.window_seconds
             )
         return int(status.split()[-1])
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), 60)
-            try:
-                await self.purge()
-            except Exception:
-                log.exception("nonce purge failed")
-
-    async def stop(self) -> None:
-        self._stopping.set()

@@ -88,7 +88,7 @@ async def test_requests_that_miss_together_wait_for_one_reload() -> None:
             await asyncio.sleep(0.05)
             self._channels = {"new": Channel("new", "New", True)}
 
-    registry = Registry(None, BOX, 5)  # type: ignore[arg-type]
+    registry = Registry(None, BOX)  # type: ignore[arg-type]
     found = await asyncio.gather(*(registry.get("new") for _ in range(10)))
     assert all(c is not None and c.channel_id == "new" for c in found)
     assert Registry.reloads == 1

@@ -3,8 +3,6 @@ price change reaches every replica without a restart and no order pays a databas
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -54,11 +52,11 @@ class CatalogSnapshot:
 
 
 class Catalog:
-    def __init__(self, pool: asyncpg.Pool, refresh_seconds: float) -> None:
+    """The catalog in memory; `reload` (run periodically by the service) swaps in a fresh snapshot."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.refresh_seconds = refresh_seconds
         self.snapshot = CatalogSnapshot()
-        self._stopping = asyncio.Event()
 
     async def reload(self) -> None:
         async with self.pool.acquire() as conn:
@@ -67,17 +65,3 @@ class Catalog:
                 await repository.load_channel_prices(conn),
                 await repository.load_segments(conn),
             )
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.refresh_seconds)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.reload()
-            except Exception:
-                log.exception("catalog reload failed; keeping the previous snapshot")
-
-    async def stop(self) -> None:
-        self._stopping.set()

@@ -29,7 +29,7 @@ async def main(settings: OrdersSettings) -> int:
     async with ServiceRuntime(settings, package="orders") as rt:
         producer = await rt.start_kafka([ORDERS_TOPIC, BILLING_TOPIC, VOUCHERS_TOPIC, REFUNDS_TOPIC])
         outbox = Outbox(settings.service_name)
-        catalog = Catalog(rt.pool, settings.catalog_refresh_seconds)
+        catalog = Catalog(rt.pool)
         service = OrdersService(rt.pool, outbox, catalog)
         hasher = PinHasher(settings.voucher_pin_key.get_secret_value().encode(), settings.voucher_pin_key_id)
         vouchers = VoucherService(rt.pool, outbox, catalog, service, hasher)
@@ -38,7 +38,8 @@ async def main(settings: OrdersSettings) -> int:
         await catalog.reload()
 
         rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
-        rt.start_worker(catalog, "catalog-refresh")
+        rt.start_worker(Periodic("catalog-refresh", catalog.reload, settings.catalog_refresh_seconds,
+                                 run_at_start=False), "catalog-refresh")
         rt.start_worker(Periodic("voucher-expiry", vouchers.expire_due, settings.voucher_expiry_sweep_seconds),
                         "voucher-expiry")
         rt.start_worker(StuckSweeper(service, timedelta(seconds=settings.stuck_after_seconds)).periodic(

@@ -4,9 +4,6 @@ in small batches so that no statement holds many row locks."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import asyncpg
 
 from risk.domain.features import HORIZON_MINUTES
@@ -27,10 +24,8 @@ _PRUNE = [
 
 
 class Janitor:
-    def __init__(self, pool: asyncpg.Pool, interval_seconds: float = 60.0) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.interval_seconds = interval_seconds
-        self._stopping = asyncio.Event()
 
     async def prune_once(self) -> int:
         removed = 0
@@ -39,7 +34,7 @@ class Janitor:
                 return 0
             try:
                 for statement in _PRUNE:
-                    while not self._stopping.is_set():
+                    while True:
                         done = int((await conn.execute(statement, _BATCH)).split()[-1])
                         removed += done
                         if done < _BATCH:
@@ -48,20 +43,8 @@ class Janitor:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
         return removed
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_seconds)
-            if self._stopping.is_set():
-                return
-            try:
-                removed = await self.prune_once()
-                if removed:
-                    log.info("risk features pruned", rows=removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pruning failed; trying again later")
-
-    async def stop(self) -> None:
-        self._stopping.set()
+    async def prune(self) -> None:
+        """One round (run periodically by the service)."""
+        removed = await self.prune_once()
+        if removed:
+            log.info("risk features pruned", rows=removed)

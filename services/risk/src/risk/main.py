@@ -14,7 +14,7 @@ from topup_platform.db import create_pool
 from topup_platform.events import ORDERS_TOPIC, RISK_TOPIC, VOUCHERS_TOPIC
 from topup_platform.grpc_server import GrpcServer
 from topup_platform.outbox import Outbox, OutboxRelay
-from topup_platform.runtime import ServiceRuntime
+from topup_platform.runtime import Periodic, ServiceRuntime
 
 
 async def main(settings: RiskSettings) -> int:
@@ -27,7 +27,7 @@ async def main(settings: RiskSettings) -> int:
             server_settings={"synchronous_commit": "off"} if settings.features_async_commit else None,
         )
         try:
-            rulebook = RuleBook(rt.pool, settings.rules_refresh_seconds)
+            rulebook = RuleBook(rt.pool)
             await rulebook.seed()
             await rulebook.reload()
             outbox = Outbox(settings.service_name)
@@ -35,8 +35,10 @@ async def main(settings: RiskSettings) -> int:
             updates = FeatureUpdates(rulebook)
 
             rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
-            rt.start_worker(rulebook, "rules-refresh")
-            rt.start_worker(Janitor(rt.pool, settings.janitor_interval_seconds), "janitor")
+            rt.start_worker(Periodic("rules-refresh", rulebook.reload, settings.rules_refresh_seconds,
+                                     run_at_start=False), "rules-refresh")
+            rt.start_worker(Periodic("janitor", Janitor(rt.pool).prune, settings.janitor_interval_seconds,
+                                     run_at_start=False), "janitor")
             rt.start_worker(
                 EventConsumer(name="risk", settings=settings, pool=rt.pool, producer=producer,
                               topics=[ORDERS_TOPIC, VOUCHERS_TOPIC], handlers=updates.handlers(),

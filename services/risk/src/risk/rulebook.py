@@ -1,8 +1,9 @@
 """The rule-sets this replica decides with: the live one and the shadow one, compiled, in memory.
 
-Every replica polls `ruleset_state.generation` (one indexed single-row read, every `refresh_seconds`); when it
-moved, the replica loads and compiles the versions named there and swaps them in at once. A change made
-through the admin API therefore reaches every replica within about `refresh_seconds`, without a restart.
+Every replica polls `ruleset_state.generation` (one indexed single-row read, every `RISK_RULES_REFRESH_SECONDS`);
+when it moved, the replica loads and compiles the versions named there and swaps them in at once. A change made
+through the admin API therefore reaches every replica within about that long, without a restart (and the replica
+that made it at once).
 Compiled versions are cached by number (versions are immutable).
 
 At first start the shipped rule-set (`rulesets/default.json`) becomes version 1, live.
@@ -10,8 +11,6 @@ At first start the shipped rule-set (`rulesets/default.json`) becomes version 1,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from importlib import resources
 
@@ -41,12 +40,10 @@ class Loaded:
 
 
 class RuleBook:
-    def __init__(self, pool: asyncpg.Pool, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.refresh_seconds = refresh_seconds
         self._compiled: dict[int, CompiledRuleSet] = {}
         self._loaded: Loaded | None = None
-        self._stopping = asyncio.Event()
 
     @property
     def current(self) -> Loaded:
@@ -96,19 +93,3 @@ class RuleBook:
                 raise RuntimeError(f"rule-set {version} is named live or shadow but does not exist")
             compiled = self._compiled[version] = rules.compile_ruleset(version, row["body"])
         return compiled
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.refresh_seconds)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.reload()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reloading the rule-sets failed; keeping the ones loaded")
-
-    async def stop(self) -> None:
-        self._stopping.set()

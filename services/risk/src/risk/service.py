@@ -374,24 +374,20 @@ def _json(value: Any) -> list[dict[str, Any]]:
 def _list_value(lst: str, kind: str, value: str) -> str:
     if lst not in feat.LISTS:
         raise InvalidRequest(f"list must be one of {', '.join(feat.LISTS)}")
-    if kind not in feat.LIST_KINDS:
-        raise InvalidRequest(f"kind must be one of {', '.join(feat.LIST_KINDS)}")
-    value = value.strip()
-    if not value or len(value) > 256:
-        raise InvalidRequest("value must be 1 to 256 characters")
-    if kind == "ip":
-        try:
-            return feat.normalise_ip(value)
-        except ValueError:
-            raise InvalidRequest("value is not an IP address") from None
+    value = _subject_value(kind, value, feat.LIST_KINDS)
     if kind == "payer" and ":" not in value:
         raise InvalidRequest("a payer account is <payment method>:<account>, e.g. alipay:2088000000000001")
     return value
 
 
 def _lockout_value(kind: str, value: str) -> str:
-    if kind not in feat.LOCKOUT_KINDS:
-        raise InvalidRequest(f"kind must be one of {', '.join(feat.LOCKOUT_KINDS)}")
+    return _subject_value(kind, value, feat.LOCKOUT_KINDS)
+
+
+def _subject_value(kind: str, value: str, kinds: Sequence[str]) -> str:
+    """A list entry's or a lockout's subject, checked and normalised (an IP in its canonical form)."""
+    if kind not in kinds:
+        raise InvalidRequest(f"kind must be one of {', '.join(kinds)}")
     value = value.strip()
     if not value or len(value) > 256:
         raise InvalidRequest("value must be 1 to 256 characters")
