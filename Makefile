@@ -1,15 +1,20 @@
-# The CI contract. On a fresh machine with Python 3.11 or 3.12, `make run` and `make test` do all set-up.
+# The CI contract. On a fresh machine with Python 3.11 to 3.14, `make run` and `make test` do all set-up.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The newest supported interpreter found on PATH (python3.14 … python3.11, then python3), unless PYTHON names one.
+# A name that exists but does not run (a pyenv shim for a version not selected) is passed over.
+SUPPORTED_PYTHON := 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 14))'
+PYTHON ?= $(firstword $(foreach candidate,python3.14 python3.13 python3.12 python3.11 python3,\
+	$(shell $(candidate) -c $(SUPPORTED_PYTHON) >/dev/null 2>&1 && echo $(candidate))))
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
 # the interpreter itself, not a shim in front of it (uv would rebuild .venv on every run otherwise)
-export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
-.PHONY: help install deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
+.PHONY: help python install wheels-check deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
@@ -18,12 +23,24 @@ help:
 	@echo "make protos   regenerate libs/topup-protos from protos/"
 	@echo "make lint     ruff and mypy"
 
-$(UV):
+python:
+	@test -n "$(PYTHON)" || { echo "make: this project needs CPython 3.11, 3.12, 3.13 or 3.14, and none was found" \
+		"on PATH (tried python3.14 … python3.11, then python3). Install one, or name it:" \
+		"make $(or $(MAKECMDGOALS),run) PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@$(PYTHON) -c $(SUPPORTED_PYTHON) 2>/dev/null || { echo "make: PYTHON=$(PYTHON) is not a CPython 3.11–3.14" \
+		"that runs here; name one that is: make $(or $(MAKECMDGOALS),run) PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@echo "make: Python $(PYTHON_VERSION) ($(UV_PYTHON))"
+
+$(UV): | python
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-install: $(UV)
+install: python $(UV)
 	$(UV) sync --frozen --all-packages
+
+# every locked package has a wheel for CPython 3.11–3.14 on Linux x86_64 and aarch64 (read from uv.lock: no network)
+wheels-check: install
+	$(UV) run --frozen --no-sync python tools/check_wheels.py
 
 # tests/deploy render the kustomize overlays with `kubectl kustomize` (Debian's kubectl package; no cluster needed)
 # tests/deploy render the overlays with `kubectl kustomize`: the machine's kubectl, else Debian's, else the
@@ -49,7 +66,7 @@ lint: install
 		services/gateway/src services/orders/src services/risk/src services/billing-adapter/src \
 		services/refunds/src simulators/boss/src simulators/payments/src
 
-test: lint protos-check deploy-tools
+test: lint protos-check wheels-check deploy-tools
 	$(UV) run --frozen --no-sync pytest
 
 test-unit: install

