@@ -37,13 +37,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from bench.measure import (
     Profiler,
     StatementLog,
     Window,
     census_report,
+    connect,
     count_statements,
     pid_with_argument,
     postmaster_pid,
@@ -99,7 +98,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def open_orders(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect(database_url)
     try:
         return int(await conn.fetchval("SELECT count(*) FROM orders.orders WHERE status IN ('PENDING', 'PROCESSING')"))
     finally:
@@ -117,7 +116,7 @@ async def wait_drained(database_url: str, limit_s: float) -> tuple[float, int]:
 
 async def completed_orders(database_url: str, prefix: str) -> int:
     """Orders of this run that left PENDING and PROCESSING (credited, failed, held for review, ...)."""
-    conn = await asyncpg.connect(database_url)
+    conn = await connect(database_url)
     try:
         return int(await conn.fetchval(
             "SELECT count(*) FROM orders.orders WHERE channel_id = 'demo' AND channel_order_id LIKE $1"
@@ -128,7 +127,7 @@ async def completed_orders(database_url: str, prefix: str) -> int:
 
 async def arrival_ms(database_url: str, prefix: str) -> tuple[list[float], int, int]:
     """(accepted -> SUCCEEDED in ms for each credited order, orders accepted, orders not credited)."""
-    conn = await asyncpg.connect(database_url)
+    conn = await connect(database_url)
     try:
         rows = await conn.fetch(
             """SELECT o.status, extract(epoch FROM (h.at - o.created_at)) * 1000 AS ms
@@ -387,8 +386,13 @@ def print_where_it_goes(r: dict[str, Any]) -> None:
         if "error" in found:
             lines.append(f"  py-spy {name}: {found['error']}")
             continue
-        lines.append(f"\npy-spy {name} ({found['samples']:.0f} samples; own time, top {len(found['own'])}):")
-        lines += [f"  {f['percent']:5.1f} %  {f['function']}" for f in found["own"]]
+        lines.append(f"\npy-spy {name} ({found['samples']} samples, {found['seconds']:.1f} s on CPU or waiting on a "
+                     f"lock; own time, top {len(found['own'])}):")
+        lines += [f"  {f['percent']:5.1f} %  {f['function']}" + (
+            "  <- the event loop and the C under it (uvloop, asyncpg's protocol, grpc core)"
+            if f["function"].startswith("Runner.run ") else "") for f in found["own"]]
+        lines.append("  what the event loop was running (a task or callback):")
+        lines += [f"  {f['percent']:5.1f} %  {f['function']}" for f in found["tasks"]]
     print("\n".join([*lines, ""]))  # noqa: T201
 
 

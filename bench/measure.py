@@ -128,8 +128,11 @@ def cpu_snapshot(roots: dict[str, int], own_only: Iterable[str] = ()) -> dict[st
 
 
 def cpu_delta(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float | None]:
-    return {name: (after[name] - b) if (b := before.get(name)) is not None and after.get(name) is not None
-            else None for name in after}  # type: ignore[operator]
+    moved: dict[str, float | None] = {}
+    for name, now in after.items():
+        was = before.get(name)
+        moved[name] = now - was if now is not None and was is not None else None
+    return moved
 
 
 def run_with_rusage(cmd: list[str], **popen: Any) -> tuple[int, str, float]:
@@ -394,37 +397,51 @@ class Profiler:
         return found, cpu
 
 
+_STDLIB = re.compile(r".*/lib/python3[.][0-9]+/")
+
+
 def _frame_label(frame: dict[str, Any]) -> str:
     file = str(frame.get("file") or "")
-    for marker in ("site-packages/", "/src/", "/lib/python3"):
+    for marker in ("site-packages/", "/src/"):
         if marker in file:
             file = file.split(marker, 1)[1]
             break
+    else:
+        file = _STDLIB.sub("", file)
     return f"{frame.get('name', '?')} ({file})" if file else str(frame.get("name", "?"))
 
 
 def top_functions(speedscope: dict[str, Any], top: int = 5) -> dict[str, Any]:
-    """The functions with the largest share of the samples: by own time (the leaf of the stack) and by total
-    time (anywhere on the stack). A function is its name and file (py-spy names a frame per line)."""
+    """The functions with the largest share of the samples: by own time (the leaf of the stack), by total
+    time (anywhere on the stack), and by what the event loop was running (the frame above asyncio's
+    Runner.run: a task's coroutine or a callback). A function is its name and file (py-spy names a frame per
+    line)."""
     frames = speedscope["shared"]["frames"]
     labels = [_frame_label(f) for f in frames]
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    weight_sum = 0.0
+    entry: Counter[str] = Counter()
+    loop = {i for i, label in enumerate(labels) if label.startswith("Runner.run ")}
+    weight_sum, samples = 0.0, 0
     for profile in speedscope.get("profiles", []):
         for stack, weight in zip(profile.get("samples", []), profile.get("weights", []), strict=False):
             if not stack:
                 continue
             weight_sum += weight
+            samples += 1
             own[labels[stack[-1]]] += weight  # speedscope stacks run from the root to the leaf
             for label in {labels[i] for i in stack}:
                 total[label] += weight
+            # what the event loop was running: the first frame above asyncio's Runner.run (a task or callback)
+            inside = [k for k, i in enumerate(stack) if i in loop]
+            if inside:
+                entry[labels[stack[inside[-1] + 1]] if inside[-1] + 1 < len(stack) else "(the loop itself)"] += weight
 
     def share(counter: Counter[str]) -> list[dict[str, Any]]:
         return [{"function": label, "percent": 100 * w / weight_sum} for label, w in counter.most_common(top)]
 
-    return {"samples": weight_sum, "own": share(own) if weight_sum else [],
-            "total": share(total) if weight_sum else []}
+    return {"samples": samples, "seconds": weight_sum, "own": share(own) if weight_sum else [],
+            "total": share(total) if weight_sum else [], "tasks": share(entry) if weight_sum else []}
 
 
 # ------------------------------------------------------------------------------------------------- windows

@@ -113,7 +113,7 @@ def test_statements_are_counted_per_service_and_statement() -> None:
 
 
 def test_top_functions_by_own_and_total_time() -> None:
-    frames = [{"name": "run", "file": "/x/site-packages/asyncio/base.py", "line": 1},
+    frames = [{"name": "Runner.run", "file": "/x/lib/python3.11/asyncio/runners.py", "line": 1},
               {"name": "handle", "file": "/w/services/gateway/src/gateway/app.py", "line": 10},
               {"name": "handle", "file": "/w/services/gateway/src/gateway/app.py", "line": 12},
               {"name": "sign", "file": "/w/libs/topup-client/src/topup_client/signing.py", "line": 5}]
@@ -126,7 +126,10 @@ def test_top_functions_by_own_and_total_time() -> None:
     # two lines of `handle` are one function; the leaf decides own time
     assert found["own"] == [{"function": "handle (gateway/app.py)", "percent": 50.0},
                             {"function": "sign (topup_client/signing.py)", "percent": 50.0}]
-    assert found["total"][0] == {"function": "run (asyncio/base.py)", "percent": 100.0}
+    assert found["total"][0] == {"function": "Runner.run (asyncio/runners.py)", "percent": 100.0}
+    # what the loop ran: the frame right above Runner.run
+    assert found["tasks"] == [{"function": "handle (gateway/app.py)", "percent": 75.0},
+                              {"function": "sign (topup_client/signing.py)", "percent": 25.0}]
 
 
 def test_counters_per_order() -> None:
