@@ -268,28 +268,16 @@ def main() -> int:
         report["where_it_goes"] = {"capacity_with_fulfilment": cpu_capacity, "constant_rate": cpu_rate,
                                    "profiled": args.profile}
 
+        report["statement_census"] = None
+        (out / "latest.json").write_text(json.dumps(report, indent=2))  # kept should the census fail
         if statement_log is not None:
             print(f"statement census: {args.census_rate}/s for {args.census_seconds} s, log_statement = all ...",  # noqa: T201
                   flush=True)
-            census_prefix = f"s{run_id}"
-            write_requests(work / "census", args.census_rate * args.census_seconds + 100, prefix=census_prefix,
-                           target="/v1/recharges", skus=("CREDIT_10", "CREDIT_20", "CREDIT_50", "CREDIT_100"))
-            idle_seconds = 3.0
-            statement_log.start()
-            time.sleep(idle_seconds)
-            idle_per_app, _ = count_statements(statement_log.read())
-            started = time.monotonic()
-            wrk(gateway, work / "census", seconds=args.census_seconds, connections=max(args.connections,
-                                                                                       args.census_rate),
-                rate=args.census_rate)
-            asyncio.run(wait_drained(database_url, 120))
-            census_seconds = time.monotonic() - started
-            per_app, per_sql = count_statements(statement_log.stop())
-            report["statement_census"] = census_report(
-                per_app, per_sql, asyncio.run(completed_orders(database_url, census_prefix)), idle_seconds,
-                idle_per_app, census_seconds)
-        else:
-            report["statement_census"] = None
+            try:
+                report["statement_census"] = statement_census(statement_log, work, f"s{run_id}", gateway,
+                                                              database_url, args)
+            except Exception as err:  # the figures above stand without it
+                report["statement_census"] = {"error": repr(err)[:500]}
     (out / "latest.json").write_text(json.dumps(report, indent=2))
     print_report(report)
     print_where_it_goes(report)
@@ -327,6 +315,29 @@ def print_report(r: dict[str, Any]) -> None:
         "",
     ]
     print("\n".join(lines))  # noqa: T201
+
+
+def statement_census(statement_log: StatementLog, work: Path, prefix: str, gateway: str, database_url: str,
+                     args: argparse.Namespace) -> dict[str, Any]:
+    """SQL statements per order and per service: `log_statement = all` for a few idle seconds (the background
+    polling) and then a short constant-rate run, drained."""
+    write_requests(work / "census", args.census_rate * args.census_seconds + 100, prefix=prefix,
+                   target="/v1/recharges", skus=("CREDIT_10", "CREDIT_20", "CREDIT_50", "CREDIT_100"))
+    idle_seconds = 3.0
+    statement_log.start()
+    try:
+        time.sleep(idle_seconds)
+        idle_per_app, _ = count_statements(statement_log.read())
+        started = time.monotonic()
+        wrk(gateway, work / "census", seconds=args.census_seconds,
+            connections=max(args.connections, args.census_rate), rate=args.census_rate)
+        asyncio.run(wait_drained(database_url, 120))
+        census_seconds = time.monotonic() - started
+    finally:
+        text = statement_log.stop()
+    per_app, per_sql = count_statements(text)
+    return census_report(per_app, per_sql, asyncio.run(completed_orders(database_url, prefix)), idle_seconds,
+                         idle_per_app, census_seconds)
 
 
 ROW_ORDER = [name for name, _ in PROCESSES] + ["postgres", "broker", "launcher", "load generator (wrk)",
@@ -370,7 +381,9 @@ def print_where_it_goes(r: dict[str, Any]) -> None:
     if w.get("profiled"):
         lines.append("  (py-spy sampled every service during the open-model run: its figures carry that cost)")
     census = r.get("statement_census")
-    if census:
+    if census and "error" in census:
+        lines += ["", f"SQL statements per order: the census failed: {census['error']}"]
+    elif census:
         lines += [
             "",
             f"SQL statements per order: {census['statements_per_order']:.1f} (census: log_statement = all, "

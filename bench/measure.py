@@ -254,6 +254,7 @@ def count_statements(csv_text: str) -> tuple[Counter[str], Counter[tuple[str, st
     """(statements per application_name, statements per (application_name, SQL)), the bench's own left out."""
     per_app: Counter[str] = Counter()
     per_sql: Counter[tuple[str, str]] = Counter()
+    csv.field_size_limit(sys.maxsize)  # a batch statement can be long
     for row in csv.reader(io.StringIO(csv_text)):
         if len(row) <= _CSV_APPLICATION or row[_CSV_APPLICATION] == BENCH_APPLICATION:
             continue
@@ -289,7 +290,7 @@ class StatementLog:
             run_sql(database_url, *(f"ALTER SYSTEM SET {name} = '{value}'" for name, value in {
                 "logging_collector": "on", "log_destination": "csvlog", "log_directory": cls.directory,
                 "log_filename": "statements.log", "log_rotation_age": "0", "log_rotation_size": "0",
-                "log_file_mode": "0644"}.items()))
+                "log_file_mode": "0644", "log_parameter_max_length": "0"}.items()))
         except (asyncpg.PostgresError, OSError):
             return None
         restart_embedded(data_dir)

@@ -102,12 +102,13 @@ def test_statements_are_counted_per_service_and_statement() -> None:
         csv_row("execute <unnamed>: SELECT a FROM t WHERE id = $1", "orders"),
         csv_row("statement: COMMIT;", "orders"),
         csv_row("execute s1: INSERT INTO x VALUES ($1)", "risk"),
+        csv_row("execute s2: SELECT * FROM unnest($1::text[]) -- " + "x" * 200_000, "risk"),  # long: one field
         csv_row("duration: 1.2 ms", "risk"),  # not a statement
         csv_row("connection authorized: user=postgres", ""),
         csv_row("statement: SELECT count(*) FROM orders.orders", BENCH_APPLICATION),  # the bench's own
     ])
     per_app, per_sql = count_statements(log)
-    assert per_app == {"orders": 4, "risk": 1}
+    assert per_app == {"orders": 4, "risk": 2}
     assert per_sql[("orders", "SELECT a FROM t WHERE id = $1")] == 2
     assert statement_text("duration: 3 ms") is None
 
