@@ -19,7 +19,8 @@ PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_v
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
 	@echo "make test     lint, proto freshness, unit + integration + e2e + deployment tests"
-	@echo "make bench    intake capacity and latency, and the risk decision latency (not part of make test)"
+	@echo "make bench    intake capacity and latency, CPU per order per process, the risk decision latency"
+	@echo "              (not part of make test; PROFILE=1 adds py-spy profiles; BENCH_ARGS=\"--seconds 5 ...\")"
 	@echo "make protos   regenerate libs/topup-protos from protos/"
 	@echo "make lint     ruff and mypy"
 
@@ -83,8 +84,8 @@ test-deploy: install deploy-tools
 
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
-	$(UV) run --frozen --no-sync python -m bench
-	$(UV) run --frozen --no-sync python -m bench.risk
+	$(UV) run --frozen --no-sync python -m bench $(if $(filter-out 0,$(PROFILE)),--profile) $(BENCH_ARGS)
+	$(UV) run --frozen --no-sync python -m bench.risk $(RISK_BENCH_ARGS)
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
