@@ -184,7 +184,10 @@ class NotifyUrlChecker:
                 raise ApiError("CALLBACK_PREFIX_INVALID", details={"prefix": prefix, "refused": refused})
 
     def _refuse_literal(self, url: CallbackUrl, code: str, prefix: str | None = None) -> None:
-        if url.ip is not None and (why := self.guard.policy.refusal(url.ip, url.port)):
+        """An IP address or a local name: refused before anything else (no lookup needed)."""
+        why = "a local name" if local_name(url.host) else (
+            self.guard.policy.refusal(url.ip, url.port) if url.ip is not None else None)
+        if why:
             raise ApiError(code, details={"host": url.host, "refused": [f"{url.host}: {why}"],
                                           **({"prefix": prefix} if prefix else {})})
 
