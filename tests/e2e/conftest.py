@@ -322,6 +322,11 @@ def sink_env() -> dict[str, str]:
     return {"GATEWAY_CALLBACK_TEST_ALLOW_ADDRESSES": json.dumps([f"127.0.0.1:{p}" for p in sinks().ports])}
 
 
+def sink_prefixes() -> list[str]:
+    """The callback URL prefixes of the session's sinks (for a channel that wants to be called back there)."""
+    return [f"http://127.0.0.1:{p}/" for p in sinks().ports]
+
+
 def dead_url(path: str = "/notify") -> str:
     """An allowlisted callback address where nobody listens."""
     return f"http://127.0.0.1:{sinks().dead_port}{path}"
@@ -331,8 +336,7 @@ def allow_sinks(gateway: str, channel_id: str = "demo") -> None:
     """Register the session's sink addresses as the channel's callback URL prefixes (a channel without prefixes
     cannot use notify_url)."""
     reply = httpx.patch(f"{gateway}/admin/v1/channels/{channel_id}", headers=staff_headers("admin"), timeout=30,
-                        json={"callbacks": {"enabled": True,
-                                            "url_prefixes": [f"http://127.0.0.1:{p}/" for p in sinks().ports]}})
+                        json={"callbacks": {"enabled": True, "url_prefixes": sink_prefixes()}})
     assert reply.status_code == 200, reply.text
 
 

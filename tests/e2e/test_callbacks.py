@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import dead_url, recharge, secret_of, staff_headers, wait_final
+from tests.e2e.conftest import dead_url, recharge, secret_of, sink_prefixes, staff_headers, wait_final
 from topup_client import AsyncTopupClient, CallbackVerificationError, verify_callback
 from topup_devstack.stack import Stack
 
@@ -104,8 +104,8 @@ async def test_no_callback_without_notify_url_or_when_switched_off(client: Async
     await wait_final(client, order["order_id"])
     assert await _callbacks(stack, order["order_id"]) == []
     endpoint = sink(200)
-    shop = await new_channel(f"quiet{time.time_ns() % 10**8}", callbacks={"enabled": False},
-                             prices=[{"sku": "CREDIT_50", "price_fen": 5000}])
+    shop = await new_channel(f"quiet{time.time_ns() % 10**8}",
+                             callbacks={"enabled": False, "url_prefixes": sink_prefixes()}, prices=[{"sku": "CREDIT_50", "price_fen": 5000}])
     quiet = await shop.create_recharge(**recharge(notify_url=endpoint.url()))
     await wait_final(shop, quiet["order_id"])
     await asyncio.sleep(0.5)
