@@ -105,7 +105,8 @@ async def test_no_callback_without_notify_url_or_when_switched_off(client: Async
     assert await _callbacks(stack, order["order_id"]) == []
     endpoint = sink(200)
     shop = await new_channel(f"quiet{time.time_ns() % 10**8}",
-                             callbacks={"enabled": False, "url_prefixes": sink_prefixes()}, prices=[{"sku": "CREDIT_50", "price_fen": 5000}])
+                             callbacks={"enabled": False, "url_prefixes": sink_prefixes()},
+                             prices=[{"sku": "CREDIT_50", "price_fen": 5000}])
     quiet = await shop.create_recharge(**recharge(notify_url=endpoint.url()))
     await wait_final(shop, quiet["order_id"])
     await asyncio.sleep(0.5)
