@@ -173,3 +173,14 @@ def test_a_stored_prefix_the_rules_refuse_admits_nothing() -> None:
 def test_ports_are_compared_as_numbers(registered: int, used: int) -> None:
     parsed = parse_callback_url(f"http://host.example:{used}/n", allow_http=True)
     assert admitted(parsed, [f"http://host.example:{registered}"]) is (registered == used)
+
+
+@given(st.one_of(st.text(max_size=80), st.from_regex(r"https?://[^\s]{1,60}", fullmatch=True)))
+def test_any_text_is_parsed_or_refused_never_an_error(text: str) -> None:
+    try:
+        parsed = parse_callback_url(text, allow_http=True)
+    except UrlRefused as err:
+        assert err.code == "NOTIFY_URL_INVALID"
+        return
+    assert parsed.scheme in ("http", "https") and parsed.host and 1 <= parsed.port <= 65535
+    assert parsed.ip is not None or (local_name(parsed.host) or "." in parsed.host)
