@@ -208,3 +208,18 @@ def test_the_test_allowlist_is_off_by_default_and_refused_in_production() -> Non
         GatewaySettings(TOPUP_ENV=Environment.PROD, callback_allow_http=True, **secrets).check_production()
     assert GatewaySettings().callback_http_allowed
     assert not GatewaySettings(TOPUP_ENV=Environment.TEST).callback_http_allowed
+
+
+async def test_no_proxy_from_the_environment_stands_between(servers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy would connect on our behalf to an address we never checked: the callback client uses none."""
+    sink = servers()
+    proxy = servers()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{proxy.port}")
+    guard = AddressGuard(AddressPolicy(parse_allowlist([f"127.0.0.1:{sink.port}"])), Dns())
+    callbacks = sender(guard)
+    try:
+        outcome = await callbacks.attempt(job(f"http://127.0.0.1:{sink.port}/n"))
+    finally:
+        await callbacks.close()
+    assert outcome.delivered and sink.hits == ["/n"] and proxy.hits == []
