@@ -68,7 +68,8 @@ def collector() -> Iterator[OtlpCollector]:
 
 @pytest.fixture(scope="package")
 def stack(infra, collector: OtlpCollector, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
-    s = start_stack(tmp_path_factory.mktemp("stack"), {**infra.env(), **FAST, **collector.env()})
+    s = start_stack(tmp_path_factory.mktemp("stack"), {**infra.env(), **FAST, **collector.env(), **sink_env()})
+    allow_sinks(s.gateway)
     yield s
     s.stop()
 
@@ -209,38 +210,32 @@ async def desk(stack: Stack) -> AsyncIterator[Desk]:
 
 class CallbackSink:
     """A channel's notify_url endpoint for tests: answers each POST with the next status of `answers` (the last
-    one from then on) and keeps what it received (path with query, headers, body)."""
+    one from then on; a 3xx with `Location: location`) and keeps what it received (path with query, headers,
+    body). Its URLs are under a path of its own on a `SinkServer`, so a late callback meant for another test's
+    sink never lands here."""
 
-    def __init__(self, answers: tuple[int, ...] = (200,)) -> None:
+    def __init__(self, server: SinkServer, token: str, answers: tuple[int, ...] = (200,),
+                 location: str | None = None) -> None:
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+        self.server = server
+        self.token = token
         self.answers = list(answers)
+        self.location = location
         self.received: list[tuple[str, dict[str, str], bytes]] = []
-        self._lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with sink._lock:
-                    sink.received.append((self.path, dict(self.headers.items()), body))
-                    status = sink.answers.pop(0) if len(sink.answers) > 1 else sink.answers[0]
-                reply = b"success" if status < 300 else b"not now"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.lock = threading.Lock()
 
     def url(self, path: str = "/notify") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.server.port}/{self.token}{path}"
+
+    def path(self, path: str = "/notify") -> str:
+        """The path (with query) a callback to `url(path)` arrives with."""
+        return f"/{self.token}{path}"
+
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        with self.lock:
+            self.received.append((path, headers, body))
+            return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[tuple[str, dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -249,19 +244,110 @@ class CallbackSink:
         return list(self.received)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.sinks.pop(self.token, None)
+
+
+class SinkServer:
+    """One local HTTP server for callback sinks, each under `/<token>/` (a request for no open sink: 404)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.sinks: dict[str, CallbackSink] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint = server.sinks.get(self.path.split("/")[1])
+                status = endpoint.answer(self.path, dict(self.headers.items()), body) if endpoint else 404
+                reply = b"success" if status < 300 else b"not now"
+                self.send_response(status)
+                if endpoint and endpoint.location and 300 <= status < 400:
+                    self.send_header("Location", endpoint.location)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.http.server_address[1])
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def sink(self, answers: tuple[int, ...] = (200,), location: str | None = None) -> CallbackSink:
+        endpoint = CallbackSink(self, f"s{time.time_ns()}", answers, location)
+        self.sinks[endpoint.token] = endpoint
+        return endpoint
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+class Sinks:
+    """The callback endpoints of a test session: a `SinkServer` listening from the start on the one port the
+    gateway's test-only allowlist names (callbacks never reach loopback otherwise), and one allowlisted port
+    where nothing listens (a dead endpoint). The demo channel registers both as its callback URL prefixes."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.server = SinkServer()
+        self._dead = socket.socket()
+        self._dead.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        self.dead_port = int(self._dead.getsockname()[1])
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.server.port, self.dead_port]
+
+
+_SINKS: Sinks | None = None
+
+
+def sinks() -> Sinks:
+    global _SINKS
+    if _SINKS is None:
+        _SINKS = Sinks()
+    return _SINKS
+
+
+def sink_env() -> dict[str, str]:
+    """The gateway's test-only allowlist: exactly the session's sink server and dead port."""
+    import json
+
+    return {"GATEWAY_CALLBACK_TEST_ALLOW_ADDRESSES": json.dumps([f"127.0.0.1:{p}" for p in sinks().ports])}
+
+
+def sink_prefixes() -> list[str]:
+    """The callback URL prefixes of the session's sinks (for a channel that wants to be called back there)."""
+    return [f"http://127.0.0.1:{p}/" for p in sinks().ports]
+
+
+def dead_url(path: str = "/notify") -> str:
+    """An allowlisted callback address where nobody listens."""
+    return f"http://127.0.0.1:{sinks().dead_port}{path}"
+
+
+def allow_sinks(gateway: str, channel_id: str = "demo") -> None:
+    """Register the session's sink addresses as the channel's callback URL prefixes (a channel without prefixes
+    cannot use notify_url)."""
+    reply = httpx.patch(f"{gateway}/admin/v1/channels/{channel_id}", headers=staff_headers("admin"), timeout=30,
+                        json={"callbacks": {"enabled": True, "url_prefixes": sink_prefixes()}})
+    assert reply.status_code == 200, reply.text
 
 
 @pytest.fixture
 def sink() -> Iterator[Any]:
-    """Make callback sinks (closed at the end of the test)."""
+    """Make callback sinks on the session's sink server (closed at the end of the test)."""
     made: list[CallbackSink] = []
 
-    def make(*answers: int) -> CallbackSink:
-        s = CallbackSink(answers or (200,))
-        made.append(s)
-        return s
+    def make(*answers: int, location: str | None = None) -> CallbackSink:
+        made.append(sinks().server.sink(answers or (200,), location))
+        return made[-1]
 
     yield make
     for s in made:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import recharge, secret_of, staff_headers, wait_final
+from tests.e2e.conftest import dead_url, recharge, secret_of, sink_prefixes, staff_headers, wait_final
 from topup_client import AsyncTopupClient, CallbackVerificationError, verify_callback
 from topup_devstack.stack import Stack
 
@@ -35,7 +35,7 @@ async def test_a_final_status_is_called_back_signed(client: AsyncTopupClient, st
     [(path, headers, body)] = await endpoint.wait_for(1)
     # the demo channel's callback secret is its request secret (dev seeding); the SDK checks the signature
     payload = verify_callback("demo-secret", "POST", path, headers, body, channel_id="demo")
-    assert path == "/notify?shop=1"
+    assert path == endpoint.path("/notify?shop=1")
     assert payload["order"]["order_id"] == order["order_id"]
     assert payload["order"]["status"] == "SUCCEEDED"
     assert headers["X-Notify-Id"] == payload["notify_id"]
@@ -92,7 +92,7 @@ async def test_failed_orders_and_unreachable_endpoints(client: AsyncTopupClient,
     received = await endpoint.wait_for(1)
     assert json.loads(received[0][2])["order"]["status"] in ("FAILED", "REFUNDED")
     # nobody listens there: every attempt fails with a connection error, and is logged
-    dead = await client.create_recharge(**recharge(notify_url="http://127.0.0.1:9/notify"))
+    dead = await client.create_recharge(**recharge(notify_url=dead_url()))
     [callback] = await _callbacks(stack, dead["order_id"], lambda c: c and c[0]["attempts"] >= 2)
     assert callback["attempt_log"][0]["http_status"] is None
     assert "Connect" in callback["attempt_log"][0]["error"]
@@ -104,7 +104,8 @@ async def test_no_callback_without_notify_url_or_when_switched_off(client: Async
     await wait_final(client, order["order_id"])
     assert await _callbacks(stack, order["order_id"]) == []
     endpoint = sink(200)
-    shop = await new_channel(f"quiet{time.time_ns() % 10**8}", callbacks={"enabled": False},
+    shop = await new_channel(f"quiet{time.time_ns() % 10**8}",
+                             callbacks={"enabled": False, "url_prefixes": sink_prefixes()},
                              prices=[{"sku": "CREDIT_50", "price_fen": 5000}])
     quiet = await shop.create_recharge(**recharge(notify_url=endpoint.url()))
     await wait_final(shop, quiet["order_id"])

@@ -64,9 +64,11 @@ async def test_register_a_channel_and_its_secrets_are_shown_once(stack: Stack) -
     async with AsyncTopupClient(stack.gateway, cid, secret_of(created, "hmac"), retries=0) as shop:
         order = await shop.create_recharge(**recharge(sku="CREDIT_50", paid_fen=4950))
         assert order["status"] in ("PENDING", "PROCESSING", "SUCCEEDED")
-        # notify_url outside the registered prefixes: refused, nothing created
-        assert await _code(shop.create_recharge(**recharge(notify_url="http://10.0.0.1/steal"))) == (
+        # notify_url outside the registered prefixes, or to an internal address: refused, nothing created
+        assert await _code(shop.create_recharge(**recharge(notify_url="https://evil.example/steal"))) == (
             422, "NOTIFY_URL_NOT_ALLOWED")
+        assert await _code(shop.create_recharge(**recharge(notify_url="http://10.0.0.1/steal"))) == (
+            422, "NOTIFY_URL_FORBIDDEN_ADDRESS")
         assert await _code(shop.create_recharge(**recharge(notify_url="https://shop.example/n"))) == (422,
                                                                                                        "PRICE_MISMATCH")
 

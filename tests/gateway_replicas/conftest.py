@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import FAST, sink  # noqa: F401 (the callback-sink fixture, shared with the e2e tests)
+from tests.e2e.conftest import FAST, allow_sinks, sink, sink_env  # noqa: F401 (the callback-sink fixture, shared)
 from topup_devstack.infra import free_port
 from topup_devstack.stack import Stack, start_stack
 
@@ -31,7 +31,7 @@ REPLICA_ENV = {
 
 @pytest.fixture(scope="package")
 def gstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {**FAST, **REPLICA_ENV, "DATABASE_URL": "", "KAFKA_BOOTSTRAP_SERVERS": ""}
+    env = {**FAST, **REPLICA_ENV, **sink_env(), "DATABASE_URL": "", "KAFKA_BOOTSTRAP_SERVERS": ""}
     s = start_stack(tmp_path_factory.mktemp("gstack"), env, without=("gateway",))
     yield s
     s.stop()
@@ -68,6 +68,7 @@ def gateways(gstack: Stack) -> Iterator[Callable[..., Gateway]]:
         while True:
             try:
                 if httpx.get(f"{gateway.url}/readyz", timeout=2).status_code == 200:
+                    allow_sinks(gateway.url)  # the demo channel's callback prefixes: the session's sinks
                     return gateway
             except httpx.HTTPError:
                 pass

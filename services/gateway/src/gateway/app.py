@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.callback_net import NotifyUrlChecker, callback_guard
 from gateway.callbacks import CallbackService
 from gateway.channels import ChannelRegistry, SecretBox
 from gateway.errors import CATALOGUE, ApiError, message
@@ -92,7 +93,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         quotas = QuotaLimiter()
         heartbeat = ReplicaHeartbeat(pool, quotas, settings.replica_heartbeat_seconds)
         await heartbeat.beat()
-        callbacks = CallbackService(settings, pool, registry, heartbeat.replica_id)
+        guard = callback_guard(settings)
+        callbacks = CallbackService(settings, pool, registry, heartbeat.replica_id, guard)
         app.state.settings = settings
         app.state.pool = pool
         app.state.channels = registry
@@ -100,6 +102,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.upstream = upstream
         app.state.quotas = quotas
         app.state.callbacks = callbacks
+        app.state.notify_urls = NotifyUrlChecker(settings, guard)
         refresh = Periodic("channel-refresh", registry.reload, settings.channel_refresh_seconds, run_at_start=False)
         purge = Periodic("nonce-purge", nonces.purge, 60, run_at_start=False)
         workers: list[Worker] = [refresh, purge, heartbeat]

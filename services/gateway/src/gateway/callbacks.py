@@ -49,6 +49,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
 from gateway import render
+from gateway.callback_net import AddressGuard, GuardedTransport
 from gateway.channels import ChannelRegistry
 from gateway.settings import GatewaySettings
 from topup.events.v1 import orders_pb2 as order_events
@@ -229,13 +230,15 @@ class CallbackService:
     """The consumer that records callback jobs and the worker that delivers them (one per replica)."""
 
     def __init__(self, settings: GatewaySettings, pool: asyncpg.Pool, registry: ChannelRegistry,
-                 replica_id: str) -> None:
+                 replica_id: str, guard: AddressGuard) -> None:
         self.settings = settings
         self.pool = pool
         self.registry = registry
         self.replica_id = replica_id
         self.store = CallbackStore(pool)
-        self.http = httpx.AsyncClient(timeout=settings.callback_timeout_seconds, follow_redirects=False,
+        # connections only to addresses the guard allows (checked at connect time), no redirect followed
+        self.http = httpx.AsyncClient(transport=GuardedTransport(guard), timeout=settings.callback_timeout_seconds,
+                                      follow_redirects=False, trust_env=False,
                                       headers={"User-Agent": "unicom-topup-gateway/1 (callback)"})
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()

@@ -126,9 +126,6 @@ class Channel:
         return any(verify_rsa(k.public_key, signature, method, target, timestamp, nonce, body)
                    for k in self.rsa_keys if k.expires > now)
 
-    def notify_url_allowed(self, url: str) -> bool:
-        return not self.callback_url_prefixes or url.startswith(self.callback_url_prefixes)
-
 
 class ChannelRegistry:
     def __init__(self, pool: asyncpg.Pool, box: SecretBox) -> None:

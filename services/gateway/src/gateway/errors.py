@@ -32,6 +32,15 @@ _SPECS = [
     ErrorSpec("CHANNEL_NOT_PERMITTED", 403, "该渠道无权使用此接口", "This channel may not use this endpoint"),
     ErrorSpec("NOTIFY_URL_NOT_ALLOWED", 422, "notify_url 不在该渠道登记的回调地址范围内",
               "notify_url is not under one of this channel's registered callback URL prefixes"),
+    ErrorSpec("NOTIFY_URL_NO_PREFIXES", 422, "该渠道未登记回调地址前缀,不能使用 notify_url",
+              "This channel has no registered callback URL prefixes, so it cannot use notify_url"),
+    ErrorSpec("NOTIFY_URL_INVALID", 422,
+              "notify_url 不合规:须为 https(开发环境可用 http)、不含用户信息和片段、主机为域名或规范写法的 IP 地址",
+              "notify_url is not acceptable: https (http in development only), no user@ or #fragment, "
+              "a DNS name or an IP address in its usual spelling as host"),
+    ErrorSpec("NOTIFY_URL_FORBIDDEN_ADDRESS", 422, "notify_url 的主机是或解析为内部地址(回环、内网、链路本地、元数据等),不予回调",
+              "notify_url's host is or resolves to an address we never call (loopback, private, link-local, "
+              "metadata, reserved)"),
     # --- the channel registry (admin API)
     ErrorSpec("CHANNEL_NOT_FOUND", 404, "渠道不存在", "No such channel"),
     ErrorSpec("CHANNEL_EXISTS", 409, "该渠道编号已存在", "A channel with this id exists already"),
@@ -41,6 +50,8 @@ _SPECS = [
     ErrorSpec("KEY_EXISTS", 409, "该渠道已有此密钥编号", "This channel has a key with this id already"),
     ErrorSpec("KEY_LAST_ACTIVE", 409, "这是该渠道此用途的最后一个有效密钥,请先添加新密钥",
               "This is the channel's last active key of its use (request signing, or callbacks): add its successor first"),
+    ErrorSpec("CALLBACK_PREFIX_INVALID", 422, "回调地址前缀不合规(规则同 notify_url),或指向内部地址",
+              "A callback URL prefix breaks notify_url's rules, or is or resolves to an address we never call"),
     ErrorSpec("CALLBACK_NOT_FOUND", 404, "该订单没有回调通知", "This order has no callback (no notify_url, or no final status yet)"),
     # --- staff (the admin API)
     ErrorSpec("ADMIN_AUTH_REQUIRED", 401, "需要有效的员工令牌(Bearer)", "A valid staff bearer token is required"),

@@ -359,7 +359,8 @@ class CallbackSettingsIn(_Strict):
     enabled: bool = Field(True, description="Send callbacks to this channel's notify_url")
     url_prefixes: list[Annotated[str, Field(max_length=256, pattern=_URL_PREFIX)]] = Field(
         default_factory=list, max_length=20,
-        description="notify_url must start with one of these (empty: any http(s) URL)")
+        description="notify_url must be under one of these (same origin, path on a segment boundary); "
+                    "with none, the channel cannot use notify_url")
 
 
 class ChannelIn(_Strict):

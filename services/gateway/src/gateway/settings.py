@@ -6,11 +6,15 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from topup_platform.settings import PlatformSettings
+from topup_platform.settings import Environment, PlatformSettings
 
 #: 32 bytes, base64: development only. Production refuses to start with it.
 DEV_MASTER_KEY = base64.b64encode(b"dev-only-master-key-not-secret!!").decode()
 DEV_ADMIN_JWT_SECRET = "dev-only-admin-jwt-secret-not-for-production"
+
+
+class UnsafeSettingError(ValueError):
+    """A setting that only development and tests may use, set in production."""
 
 
 class GatewaySettings(PlatformSettings):
@@ -68,6 +72,15 @@ class GatewaySettings(PlatformSettings):
     callback_poll_seconds: float = 1.0
     #: callbacks sent at once by one replica
     callback_concurrency: int = 32
+    #: plain-http notify_urls and callback prefixes: None means only in dev (production refuses true)
+    callback_allow_http: bool | None = None
+    #: TEST ONLY: exact `address:port` pairs (`127.0.0.1:40001`, `[::1]:40001`) callbacks may reach although
+    #: the address is forbidden (a test's local sink); empty by default, and production refuses to start with it
+    callback_test_allow_addresses: tuple[str, ...] = ()
+    #: resolving a notify_url's host at intake: a name not resolved within this is checked at connect time only
+    callback_dns_timeout_seconds: float = 2.0
+    #: an intake verdict on a host is reused for this long (the connection-time check is made every time)
+    callback_dns_cache_seconds: float = 30.0
     #: signs and verifies staff bearer tokens of the admin API (HS256); production refuses the default
     admin_jwt_secret: SecretStr = SecretStr(DEV_ADMIN_JWT_SECRET)
     admin_jwt_issuer: str = "topup-gateway"
@@ -80,6 +93,14 @@ class GatewaySettings(PlatformSettings):
     #: the demo channel's quota (high: `make bench` drives it)
     demo_channel_rate_per_second: int = 100_000
 
+    @property
+    def callback_http_allowed(self) -> bool:
+        return self.is_dev if self.callback_allow_http is None else self.callback_allow_http
+
     def check_production(self) -> None:
         self.require_real_secret("GATEWAY_MASTER_KEY", self.master_key, DEV_MASTER_KEY)
         self.require_real_secret("GATEWAY_ADMIN_JWT_SECRET", self.admin_jwt_secret, DEV_ADMIN_JWT_SECRET)
+        if self.env is Environment.PROD and self.callback_test_allow_addresses:
+            raise UnsafeSettingError("GATEWAY_CALLBACK_TEST_ALLOW_ADDRESSES is for tests: production refuses it")
+        if self.env is Environment.PROD and self.callback_allow_http:
+            raise UnsafeSettingError("GATEWAY_CALLBACK_ALLOW_HTTP: production sends callbacks over https only")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway.admin_auth import Role, Staff, require
 from gateway.auth import read_body
+from gateway.callback_net import NotifyUrlChecker
 from gateway.errors import ApiError
 from gateway.registry_admin import RegistryAdmin
 from gateway.responses import FastJSON
@@ -46,6 +47,13 @@ async def _body(request: Request) -> bytes:
                            request.app.state.settings.body_timeout_seconds)
 
 
+async def _check_prefixes(request: Request, prefixes: list[str]) -> None:
+    """Callback URL prefixes follow notify_url's rules, and reach no internal address (resolved before any
+    transaction)."""
+    checker: NotifyUrlChecker = request.app.state.notify_urls
+    await checker.check_prefixes(prefixes)
+
+
 def _timeout(request: Request) -> float:
     return float(request.app.state.settings.orders_timeout_seconds)
 
@@ -72,6 +80,7 @@ async def _get_prices(request: Request, channel_id: str) -> list[dict[str, Any]]
              summary="Register a channel: its keys (the secrets come back this once), quota, callbacks, prices")
 async def create_channel(request: Request, staff: Admin) -> FastJSON:
     body = parse_body(ChannelIn, await _body(request))
+    await _check_prefixes(request, body.callbacks.url_prefixes)
     prices = body.prices
 
     async def set_prices() -> None:
@@ -103,6 +112,8 @@ async def get_channel(channel_id: str, request: Request, staff: Staffer) -> Fast
               summary="Change a channel: name, enabled, permissions, quota, callback settings")
 async def update_channel(channel_id: str, request: Request, staff: Admin) -> FastJSON:
     body = parse_body(ChannelPatchIn, await _body(request))
+    if body.callbacks is not None:
+        await _check_prefixes(request, body.callbacks.url_prefixes)
     return FastJSON(await _admin(request).update(channel_id, body, staff.id))
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import render
 from gateway.auth import AuthenticatedChannel
+from gateway.callback_net import NotifyUrlChecker
 from gateway.channels import Channel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
@@ -53,9 +54,10 @@ async def decide(upstream: Upstream, request: risk_pb2.EvaluateRequest) -> risk_
     return decision
 
 
-def check_notify_url(channel: Channel, notify_url: str | None) -> None:
-    if notify_url and not channel.notify_url_allowed(notify_url):
-        raise ApiError("NOTIFY_URL_NOT_ALLOWED", details={"allowed_prefixes": list(channel.callback_url_prefixes)})
+async def check_notify_url(request: Request, channel: Channel, notify_url: str | None) -> None:
+    """A notify_url must be under one of the channel's registered prefixes and reach no internal address."""
+    checker: NotifyUrlChecker = request.app.state.notify_urls
+    await checker.check(notify_url, channel.callback_url_prefixes)
 
 
 def parse_body(model: type[T], raw: bytes) -> T:
@@ -84,7 +86,7 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
 async def create_recharge(request: Request, channel: AuthenticatedChannel) -> FastJSON:
     body = parse_body(RechargeIn, request.state.raw_body)
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
-    check_notify_url(channel, body.notify_url)
+    await check_notify_url(request, channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
     account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
     payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],

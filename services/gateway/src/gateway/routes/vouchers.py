@@ -37,7 +37,7 @@ router = APIRouter(tags=["vouchers"])
 async def redeem(request: Request, channel: AuthenticatedChannel) -> FastJSON:
     body = parse_body(RedemptionIn, request.state.raw_body)
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
-    check_notify_url(channel, body.notify_url)
+    await check_notify_url(request, channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
     account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
     trace_context = telemetry.inject_context()
