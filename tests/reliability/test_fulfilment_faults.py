@@ -138,6 +138,12 @@ async def test_while_the_breaker_is_open_orders_wait_then_resume(
     assert {o["status"] for o in final.values()} == {"SUCCEEDED"}
     assert await _breaker_state(rstack) == 0
     await _check_ledgers(db, final)
+    # the breaker delayed them; it did not multiply their writes (each counted before it was sent, and logged)
+    writes = await db.fetch(
+        """SELECT f.attempts, (SELECT count(*) FROM billing.attempts a
+                               WHERE a.order_id = f.order_id AND a.kind = 'credit') AS logged
+           FROM billing.fulfilments f WHERE f.order_id = ANY($1::uuid[])""", ids)
+    assert all(r["attempts"] == r["logged"] <= 4 for r in writes), sorted((r["attempts"], r["logged"]) for r in writes)
 
 
 @pytest.mark.timeout(240)
