@@ -175,12 +175,17 @@ async def test_a_burst_of_busy_subscribers_keeps_its_retry_budget_and_slows_nobo
 
     assert {(final[i]["status"], final[i]["status_reason_code"]) for i in busy_ids} == {
         ("REFUNDED", "BOSS_BUSY_RETRIES_EXHAUSTED")}
+    # the writes as BOSS received them, as the adapter counted them (before sending) and as it logged them
     writes = await db.fetch(
-        """SELECT f.order_id::text AS order_id, f.attempts,
-                  (SELECT count(*) FROM billing.attempts a WHERE a.order_id = f.order_id AND a.kind = 'credit') AS sent
+        """SELECT f.attempts,
+                  (SELECT count(*) FROM billing.attempts a
+                   WHERE a.order_id = f.order_id AND a.kind = 'credit') AS logged,
+                  (SELECT b.count FROM boss_sim.busy_counts b JOIN billing.operations o USING (transaction_id)
+                   WHERE o.order_id = f.order_id) AS received
            FROM billing.fulfilments f WHERE f.order_id = ANY($1::uuid[])""", busy_ids)
-    assert {(r["attempts"], r["sent"]) for r in writes} == {(4, 4)}, sorted(
-        (r["attempts"], r["sent"]) for r in writes)
+    assert len(writes) == 40
+    assert {(r["received"], r["attempts"], r["logged"]) for r in writes} == {(4, 4, 4)}, sorted(
+        (r["received"], r["attempts"], r["logged"]) for r in writes)
 
     assert {final[i]["status"] for i in other_ids} == {"SUCCEEDED"}
     took = sorted(await db.fetchval(
