@@ -1,6 +1,6 @@
 """Fencing of fulfilment jobs on real PostgreSQL: a worker whose lease lapsed (another took the job over) can
-neither send a write nor decide the job; a write's deadline is stored before it is sent; and the review desk
-cannot stop a job while a write of it could still land at BOSS."""
+neither send a write nor decide the job; a write's deadline is stored, and the write counted against its
+budget, before it is sent; and the review desk cannot stop a job while a write of it could still land at BOSS."""
 
 from __future__ import annotations
 
@@ -46,12 +46,12 @@ async def test_a_worker_whose_lease_was_taken_over_can_neither_write_nor_decide(
         await conn.execute("SELECT pg_sleep(0.05)")  # A's lease lapses
         taken = await repository.lease(conn, order_id, "worker-b", 30)
         assert taken is not None  # B holds the job now
-        assert not await repository.before_write(conn, order_id, txn, "worker-a", 30, deadline)
+        assert not await repository.before_write(conn, order_id, txn, "worker-a", 30, deadline, 4)
         assert not await repository.hold_for(conn, order_id, "worker-a", 10)
         assert not await repository.end_job(conn, order_id, JobEnd("failed", "X", _event(order_id), "worker-a"))
         assert (await repository.get_job(conn, order_id))["state"] == "in_progress"
         # the holder may
-        assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline)
+        assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline, 4)
         assert await repository.write_deadline(conn, txn) == deadline
         assert await repository.end_job(conn, order_id, JobEnd("failed", "X", _event(order_id), "worker-b"))
 
@@ -60,15 +60,15 @@ async def test_the_latest_deadline_sent_is_kept(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         order_id, txn = await _job(conn, "worker-a", lease_seconds=30)
         later, earlier = utcnow() + timedelta(seconds=5), utcnow() + timedelta(seconds=1)
-        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, later)
-        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, earlier)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, later, 4)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, earlier, 4)
         assert await repository.write_deadline(conn, txn) == later
 
 
 async def test_the_desk_cannot_stop_a_job_whose_write_could_still_land(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         order_id, txn = await _job(conn, "worker-a", lease_seconds=30)
-        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, utcnow() + timedelta(seconds=30))
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, utcnow() + timedelta(seconds=30), 4)
         assert await repository.end_job(conn, order_id, JobEnd("unknown", "BOSS_NO_ANSWER", _event(order_id),
                                                                "worker-a"))
         async with conn.transaction():
@@ -79,3 +79,30 @@ async def test_the_desk_cannot_stop_a_job_whose_write_could_still_land(pool: asy
         async with conn.transaction():
             _, busy = await repository.stop(conn, order_id, "alice", clock_skew_seconds=1)
         assert not busy
+
+
+async def test_writes_are_counted_before_they_are_sent_and_the_budget_outlives_the_lease(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        order_id, txn = await _job(conn, "worker-a", lease_seconds=0.01)
+        deadline = utcnow() + timedelta(seconds=2)
+        await conn.execute("SELECT pg_sleep(0.05)")
+        assert await repository.lease(conn, order_id, "worker-a", 30) is not None
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, deadline, 4) == (1, 1)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 30, deadline, 4) == (2, 2)
+        # one write is answered and logged; logging it counts nothing more
+        await repository.record_attempt(conn, order_id=order_id, transaction_id=txn, kind="credit",
+                                        outcome="retryable", provider_code="5001", latency_ms=1, error="")
+        await repository.record_attempt(conn, order_id=order_id, transaction_id=txn, kind="status_query",
+                                        outcome="not_found", provider_code="3004", latency_ms=1, error="")
+        await repository.reschedule(conn, order_id, 0, "BOSS_BUSY", "worker-a")
+        # another worker takes the job up: it finds the writes sent (the unlogged one too) and the last answer
+        job = await repository.lease(conn, order_id, "worker-b", 30)
+        assert job is not None
+        assert job.attempts == 2
+        assert (job.operations[0].writes, job.operations[0].last_write) == (2, "retryable")
+        assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline, 4) == (3, 3)
+        assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline, 4) == (4, 4)
+        # the budget is spent: no fifth write, whoever holds the job
+        assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline, 4) is None
+        row = await repository.get_job(conn, order_id)
+        assert (row["attempts"], row["status_queries"]) == (4, 1)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import new_id
+from tests.e2e.conftest import new_id, staff_headers
 from tests.reliability.conftest import boss_ledger, provider_refunds, set_faults, wait_all_final
 from topup_client import AsyncTopupClient
 from topup_devstack.stack import Stack
@@ -137,4 +137,62 @@ async def test_while_the_breaker_is_open_orders_wait_then_resume(
     final = await wait_all_final(rclient, ids, timeout=60)
     assert {o["status"] for o in final.values()} == {"SUCCEEDED"}
     assert await _breaker_state(rstack) == 0
+    await _check_ledgers(db, final)
+    # the breaker delayed them; it did not multiply their writes (each counted before it was sent, and logged)
+    writes = await db.fetch(
+        """SELECT f.attempts, (SELECT count(*) FROM billing.attempts a
+                               WHERE a.order_id = f.order_id AND a.kind = 'credit') AS logged
+           FROM billing.fulfilments f WHERE f.order_id = ANY($1::uuid[])""", ids)
+    assert all(r["attempts"] == r["logged"] <= 4 for r in writes), sorted((r["attempts"], r["logged"]) for r in writes)
+
+
+@pytest.mark.timeout(240)
+async def test_a_burst_of_busy_subscribers_keeps_its_retry_budget_and_slows_nobody_else(
+        rstack: Stack, rclient: AsyncTopupClient, adapters: Callable[..., Any], db: asyncpg.Pool) -> None:
+    """Sandbox 18600000004 is always busy: each of its orders is REFUNDED after exactly 1 + 3 writes, however
+    many of them arrive together, and the orders of other subscribers go through meanwhile (a busy subscriber
+    is that subscriber's problem, not a sign that BOSS is unwell). The breaker keeps its production settings."""
+    busy = "18600000004"
+    adapters(BILLING_BREAKER_THRESHOLD="10", BILLING_BREAKER_RESET_SECONDS="15")
+    async with httpx.AsyncClient(base_url=f"{rstack.gateway}/admin/v1/risk", headers=staff_headers("admin"),
+                                 timeout=30) as admin:  # 40 recharges of one number would be a velocity alarm
+        (await admin.put(f"/lists/allow/account/{busy}", json={"reason": "retry budget drill"})).raise_for_status()
+    await set_faults(rstack, latency_ms=10)
+    gate = asyncio.Semaphore(16)
+
+    async def one(account: str) -> dict[str, Any]:
+        async with gate:
+            return await rclient.create_recharge(  # type: ignore[no-any-return]
+                channel_order_id=new_id("burst"), account_id=account, sku="CREDIT_10", payment_method="alipay",
+                transaction_id=new_id("PAY"), paid_fen=1000)
+
+    orders = await asyncio.gather(*(one(busy if i % 2 == 0 else _account()) for i in range(80)))
+    busy_ids = [o["order_id"] for o in orders if o["account"]["id"] == busy]
+    other_ids = [o["order_id"] for o in orders if o["account"]["id"] != busy]
+    assert (len(busy_ids), len(other_ids)) == (40, 40)
+    final = await wait_all_final(rclient, busy_ids + other_ids, timeout=150)
+    assert len(final) == 80, f"{80 - len(final)} orders never settled"
+
+    assert {(final[i]["status"], final[i]["status_reason_code"]) for i in busy_ids} == {
+        ("REFUNDED", "BOSS_BUSY_RETRIES_EXHAUSTED")}
+    # the writes as BOSS received them, as the adapter counted them (before sending) and as it logged them
+    writes = await db.fetch(
+        """SELECT f.attempts,
+                  (SELECT count(*) FROM billing.attempts a
+                   WHERE a.order_id = f.order_id AND a.kind = 'credit') AS logged,
+                  (SELECT b.count FROM boss_sim.busy_counts b JOIN billing.operations o USING (transaction_id)
+                   WHERE o.order_id = f.order_id) AS received
+           FROM billing.fulfilments f WHERE f.order_id = ANY($1::uuid[])""", busy_ids)
+    assert len(writes) == 40
+    assert {(r["received"], r["attempts"], r["logged"]) for r in writes} == {(4, 4, 4)}, sorted(
+        (r["received"], r["attempts"], r["logged"]) for r in writes)
+
+    assert {final[i]["status"] for i in other_ids} == {"SUCCEEDED"}
+    took = sorted(await db.fetchval(
+        """SELECT array_agg(extract(epoch FROM updated_at - created_at)::float8) FROM orders.orders
+           WHERE order_id = ANY($1::uuid[])""", other_ids))
+    p95 = took[int(len(took) * 0.95) - 1]
+    print(f"\nordinary orders beside 40 busy ones: p50 {took[len(took) // 2]:.2f} s, p95 {p95:.2f} s, "  # noqa: T201
+          f"max {took[-1]:.2f} s")
+    assert p95 < 5.0, f"ordinary orders waited behind the busy ones: {took}"
     await _check_ledgers(db, final)

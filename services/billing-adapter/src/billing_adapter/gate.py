@@ -1,10 +1,13 @@
 """Every call to BOSS goes through one gate: a circuit breaker (Purgatory) and a limit on calls in flight.
 
-Only signs that BOSS itself is unwell count against the breaker: "busy", unreachable, no answer in time.
-A business refusal (subscriber not found, suspended) is a healthy answer. After `threshold` such failures
-in a row the breaker opens: for `reset_seconds` no call is made (`BreakerOpen` is raised at once, and the
-worker makes the order wait, it does not fail it); then one trial call decides whether it closes again.
-The breaker's state and the calls in flight are metrics, and every change of state is logged.
+Only signs that BOSS itself is unwell count against the breaker (`domain/breaker.py` says which): unreachable,
+no answer in time, a proxy's error, an answer it does not document, and "busy" for many subscribers. A business
+refusal (subscriber not found, suspended) is a healthy answer, and so many "busy" answers for one subscriber:
+that subscriber's trouble, which its own jobs' backoff and retry budget deal with. After `threshold` unwell
+answers in a row the breaker opens: for `reset_seconds` no call is made (`BreakerOpen` is raised at once, the
+call is not sent, and the worker makes the order wait, it does not fail it or count an attempt); then one trial
+call at a time decides whether it closes again, while the others keep waiting. The breaker's state and the calls
+in flight are metrics, and every change of state is logged.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
+from purgatory.domain.model import HALF_OPENED, OpenedState
 
 from billing_adapter.boss_client import Call
-from billing_adapter.domain.outcomes import Outcome
+from billing_adapter.domain.breaker import Verdict, verdict
 from topup_platform.logging import get_logger
 from topup_platform.metrics import LATENCY_BUCKETS
 
@@ -32,28 +35,32 @@ BREAKER_STATE = Gauge("topup_boss_breaker_state", "The BOSS circuit breaker: 0 c
 IN_FLIGHT = Gauge("topup_boss_in_flight", "Calls to BOSS in flight")
 _STATES = {"closed": 0, "half-opened": 1, "opened": 2}
 CIRCUIT = "boss"
-UNHEALTHY = (Outcome.RETRYABLE, Outcome.UNKNOWN)
 
 
 class BreakerOpen(Exception):
-    """BOSS is being left alone for a while: try again after `retry_after` seconds."""
+    """BOSS is being left alone for a while: try again after `retry_after` seconds. Nothing was sent."""
 
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"the BOSS circuit breaker is open; retry in {retry_after:.1f} s")
         self.retry_after = retry_after
 
 
-class _Unhealthy(Exception):
-    def __init__(self, call: Call) -> None:
-        self.call = call
+class _Unwell(Exception):
+    """How an unwell answer is reported to the breaker."""
 
 
 class BossGate:
-    def __init__(self, *, threshold: int, reset_seconds: float, max_in_flight: int) -> None:
+    def __init__(self, *, threshold: int, reset_seconds: float, max_in_flight: int,
+                 trial_wait_seconds: float = 1.0) -> None:
         self.reset_seconds = reset_seconds
+        #: how long a call waits while another one is the trial that decides whether BOSS is back
+        self.trial_wait_seconds = trial_wait_seconds
         self._breakers = AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=reset_seconds)
         self._breakers.add_listener(self._on_event)
         self._slots = asyncio.Semaphore(max_in_flight)
+        #: the accounts with an unwell answer since the last healthy one
+        self._streak: set[str] = set()
+        self._trial = False
         BREAKER_STATE.set(0)
 
     def _on_event(self, name: str, event_type: str, event: Any) -> None:
@@ -63,23 +70,35 @@ class BossGate:
             log_call = log.warning if state == "opened" else log.info
             log_call("BOSS circuit breaker changed state", circuit=name, state=state)
 
-    async def call(self, operation: str, fn: Callable[[], Awaitable[Call]]) -> Call:
-        """Make the call through the breaker and the in-flight limit; raises BreakerOpen instead of calling."""
+    async def call(self, operation: str, account: str, fn: Callable[[], Awaitable[Call]]) -> Call:
+        """Make the call (about `account`) through the breaker and the in-flight limit; raises BreakerOpen
+        instead of calling. An exception from `fn` (not an answer from BOSS) tells the breaker nothing."""
         breaker = await self._breakers.get_breaker(CIRCUIT)
-        started = time.perf_counter()
+        if self._trial:  # a trial is deciding whether BOSS is back: wait for its answer, send nothing
+            raise BreakerOpen(self.trial_wait_seconds)
         try:
-            async with breaker:
-                async with self._slots:
-                    IN_FLIGHT.inc()
-                    try:
-                        call = await fn()
-                    finally:
-                        IN_FLIGHT.dec()
-                if call.result.outcome in UNHEALTHY:
-                    raise _Unhealthy(call)  # counted by the breaker, then given back to the caller
-        except _Unhealthy as unhealthy:
-            call = unhealthy.call
+            await breaker.__aenter__()  # checks the state (and ends a pause that is over): nothing else
         except OpenedState as opened:
             raise BreakerOpen(max(0.1, opened.opened_at + self.reset_seconds - time.time())) from None
+        probing = self._trial = breaker.context.state == HALF_OPENED
+        started = time.perf_counter()
+        try:
+            async with self._slots:
+                IN_FLIGHT.inc()
+                try:
+                    call = await fn()
+                finally:
+                    IN_FLIGHT.dec()
+        finally:
+            if probing:
+                self._trial = False
+        reading = verdict(call.result, account, self._streak, probing=probing)
+        if reading is Verdict.HEALTHY:
+            self._streak.clear()
+            await breaker.__aexit__(None, None, None)
+        elif reading is Verdict.UNWELL:
+            self._streak.add(account)
+            unwell = _Unwell(call.result.reason_code)
+            await breaker.__aexit__(_Unwell, unwell, None)
         BOSS_LATENCY.labels(operation, call.result.outcome.value).observe(time.perf_counter() - started)
         return call

@@ -26,6 +26,10 @@ class OperationRow:
     pack_code: str
     state: str
     boss_serial: str
+    #: writes of it sent so far (each counted before it was sent)
+    writes: int = 0
+    #: the outcome logged for its last write ("" if none was)
+    last_write: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,11 @@ WITH claimed AS (
       AND (lease_until IS NULL OR lease_until < now())
     RETURNING *
 )
-SELECT c.*, (SELECT json_agg(o ORDER BY o.seq) FROM operations o WHERE o.order_id = c.order_id) AS ops
+SELECT c.*, (SELECT json_agg(o ORDER BY o.seq) FROM (
+    SELECT op.*, coalesce((SELECT a.outcome FROM attempts a
+                           WHERE a.order_id = op.order_id AND a.transaction_id = op.transaction_id
+                             AND a.kind <> 'status_query' ORDER BY a.id DESC LIMIT 1), '') AS last_write
+    FROM operations op WHERE op.order_id = c.order_id) o) AS ops
 FROM claimed c
 """
 
@@ -112,25 +120,31 @@ async def lease(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: f
     return Job(row["order_id"], row["channel_id"], row["account_type"], row["account_id"], row["sku"],
                row["state"], row["attempts"], row["requested_at"],
                [OperationRow(o["transaction_id"], o["seq"], o["kind"], o["amount_fen"], o["pack_code"], o["state"],
-                             o["boss_serial"]) for o in ops],
+                             o["boss_serial"], o["writes"], o["last_write"]) for o in ops],
                row["trace_context"])
 
 
 async def before_write(conn: asyncpg.Connection, order_id: UUID, transaction_id: str, owner: str,
-                       lease_seconds: float, deadline: datetime) -> bool:
-    """Right before a write is sent: check that `owner` still holds the job (and renew its lease), and store the
-    write's deadline. False if the job is no longer this worker's: then nothing may be sent."""
-    held = await conn.fetchval(
+                       lease_seconds: float, deadline: datetime, budget: int) -> tuple[int, int] | None:
+    """Right before a write is sent: check that `owner` still holds the job (and renew its lease), count the write
+    against the operation's budget (`budget` writes in all), and store its deadline, in one statement. Returns
+    (the job's writes, the operation's writes), counting this one; None if the job is no longer this worker's, or
+    the budget is spent: then nothing may be sent."""
+    row = await conn.fetchrow(
         """WITH held AS (
-               UPDATE fulfilments SET lease_until = greatest(lease_until, now() + make_interval(secs => $4))
+               UPDATE fulfilments SET lease_until = greatest(lease_until, now() + make_interval(secs => $4)),
+                                      attempts = attempts + 1, updated_at = now()
                WHERE order_id = $1 AND state = 'in_progress' AND lease_owner = $3
-               RETURNING order_id
+                 AND EXISTS (SELECT 1 FROM operations WHERE transaction_id = $2 AND order_id = $1 AND writes < $6)
+               RETURNING order_id, attempts
+           ), op AS (
+               UPDATE operations SET write_deadline = greatest(write_deadline, $5), writes = writes + 1
+               WHERE transaction_id = $2 AND order_id = (SELECT order_id FROM held)
+               RETURNING writes
            )
-           UPDATE operations SET write_deadline = greatest(write_deadline, $5)
-           WHERE transaction_id = $2 AND order_id = (SELECT order_id FROM held)
-           RETURNING true""",
-        order_id, transaction_id, owner, lease_seconds, deadline)
-    return bool(held)
+           SELECT held.attempts, op.writes FROM held, op""",
+        order_id, transaction_id, owner, lease_seconds, deadline, budget)
+    return None if row is None else (row["attempts"], row["writes"])
 
 
 async def hold_for(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: float) -> bool:
@@ -168,9 +182,9 @@ WITH a AS (
     WHERE transaction_id = $2 AND $8 <> 'pending'
 )"""
 
+# (writes are counted before they are sent, by `before_write`: the log counts status queries only)
 _COUNT = """
-UPDATE fulfilments SET attempts = attempts + CASE WHEN $3 = 'status_query' THEN 0 ELSE 1 END,
-                       status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
+UPDATE fulfilments SET status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
                        updated_at = now()
 WHERE order_id = $1
 RETURNING attempts
@@ -181,8 +195,7 @@ RETURNING attempts
 # it (its lease lapsed and another took over: that one decides).
 _COUNT_AND_FINISH = """,
 done AS (
-    UPDATE fulfilments SET attempts = attempts + CASE WHEN $3 = 'status_query' THEN 0 ELSE 1 END,
-                           status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
+    UPDATE fulfilments SET status_queries = status_queries + CASE WHEN $3 = 'status_query' THEN 1 ELSE 0 END,
                            state = $10, reason_code = $11, lease_owner = NULL, lease_until = NULL, updated_at = now()
     WHERE order_id = $1 AND state IN ('pending', 'in_progress') AND lease_owner = $17
     RETURNING attempts

@@ -31,7 +31,8 @@ def classify_write(status: int, body: Mapping[str, Any]) -> Classified:
     code = str(body.get("result_code", ""))
     if code in WRITE_CODES:
         outcome, reason = WRITE_CODES[code]
-        return Classified(outcome, code, reason, boss_serial=str(_transaction(body).get("boss_serial", "")))
+        return Classified(outcome, code, reason, boss_serial=str(_transaction(body).get("boss_serial", "")),
+                          subscriber_scoped=outcome is Outcome.RETRYABLE)
     if status in (502, 503, 504) and not code:
         # A proxy in front of BOSS answered: the request was not processed.
         return Classified(Outcome.RETRYABLE, str(status), "BOSS_BUSY")

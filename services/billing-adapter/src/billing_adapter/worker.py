@@ -5,12 +5,18 @@ its consequence is acted on. The outcome of each call decides what happens next:
 
 * success        → the operation is done; when all are, FulfilmentSucceeded.
 * terminal       → FulfilmentFailed with our reason code (the order fails and is refunded).
-* retryable      → retried after an exponential backoff with jitter, `retries` times (F9); then
+* retryable      → retried after an exponential backoff with jitter, `retries` times (F9); then, once no
+                   write can land any more and a last status query finds none did,
                    FulfilmentFailed(BOSS_BUSY_RETRIES_EXHAUSTED).
 * unknown        → never guessed: BOSS is asked for the transaction's status, with bounded retries.
                    Found → success or failure as BOSS says; not found → the write is sent again with the
                    same transaction id (BOSS is idempotent on it); still unknown → FulfilmentOutcomeUnknown
                    and a person decides (UNDER_REVIEW).
+
+The decisions are the pure policy's (`domain/policy.py`); this module only performs the steps it returns. The
+retry budget (1 + `retries` writes per operation) counts writes sent, each counted durably before it is sent:
+an open breaker, a restart or another worker taking the job over delays a job, never resets or multiplies its
+writes. A job waiting (a backoff, the breaker) holds nothing: the other jobs go on meanwhile.
 
 Never two credits for one order: BOSS is idempotent by our transaction id, an order is worked on by one
 lease holder at a time, and a redelivered request finds its job already there.
@@ -22,7 +28,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -33,7 +39,9 @@ from google.protobuf.message import Message
 
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient, Call
+from billing_adapter.domain import policy
 from billing_adapter.domain.outcomes import Classified, Outcome
+from billing_adapter.domain.policy import Ask, Conclude, Did, Escalate, Fail, Send, Succeed, Wait
 from billing_adapter.gate import BOSS_RETRIES, BossGate, BreakerOpen
 from billing_adapter.repository import Job, OperationRow
 from billing_adapter.settings import BillingSettings
@@ -42,7 +50,6 @@ from topup_platform import telemetry
 from topup_platform.events import BILLING_TOPIC
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
-from topup_platform.retry import backoff
 from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)
@@ -63,6 +70,8 @@ class Progress:
 
     serials: list[str]
     delivered: list[str]
+    #: the job's writes sent so far, all operations together (counted before each is sent)
+    attempts: int
 
 
 class FulfilmentWorker:
@@ -73,6 +82,7 @@ class FulfilmentWorker:
         self.boss = boss
         self.gate = gate
         self.settings = settings
+        self.policy = policy.Policy(settings.retries, settings.backoff_base_seconds, settings.backoff_cap_seconds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -134,18 +144,17 @@ class FulfilmentWorker:
 
     async def _fulfil(self, job: Job) -> None:
         done_ops = [op for op in job.operations if op.state == "succeeded"]
-        progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops])
-        attempts = job.attempts
+        progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops],
+                            job.attempts)
         pending = [op for op in job.operations if op.state != "succeeded"]
         try:
             for op in pending:
-                done = await self._carry_out(job, op, attempts, last=op is pending[-1], progress=progress)
-                if done is None:
+                if not await self._carry_out(job, op, last=op is pending[-1], progress=progress):
                     return  # the job ended (succeeded, failed, unknown) or waits for a retry
-                attempts = done
         except BreakerOpen as open_breaker:
-            # BOSS is being left alone: the order waits (it does not fail) and resumes after the pause. A write
-            # whose outcome was left unknown is sent again then, with the same transaction id: that is safe.
+            # BOSS is being left alone: the order waits (it does not fail) and resumes after the pause. Nothing
+            # was sent, so no attempt was spent; taken up again, the job goes on from what is stored (its writes
+            # counted, a budget spent is concluded, never written again).
             async with self.pool.acquire() as conn:
                 await repository.reschedule(conn, job.order_id, open_breaker.retry_after, "BOSS_BREAKER_OPEN",
                                            self.owner)
@@ -153,95 +162,83 @@ class FulfilmentWorker:
         except LeaseLost:
             log.warning("lease lost; the worker that holds the job now carries on", order_id=str(job.order_id))
 
-    async def _carry_out(self, job: Job, op: OperationRow, attempts: int, *, last: bool,
-                         progress: Progress) -> int | None:
-        """One operation. Returns the write attempts so far when it succeeded and more operations follow;
-        None when the job ended or waits for a retry. Every call to BOSS is logged before its consequence is
-        acted on; the call that ends the job is logged in the statement that writes the outcome and its event."""
-        order_id = str(job.order_id)
-        final: Call | None = None  # the last status query, once retries are spent (see `_final_query`)
-        giving_up: tuple[str, str] | None = None
+    async def _carry_out(self, job: Job, op: OperationRow, *, last: bool, progress: Progress) -> bool:
+        """One operation, step by step as the policy (`domain/policy.py`) says. True when it succeeded and more
+        operations follow; False when the job ended or waits for a retry. Every call to BOSS is logged before
+        its consequence is acted on; the call that ends the job is logged in the statement that writes the
+        outcome and its event."""
+        state = policy.resume(op.writes, Outcome(op.last_write) if op.last_write else None, self.policy)
+        did, call, kind, logged = Did.RESUME, None, op.kind, True
         while True:
-            if final is None:
-                call, kind = await self._write(job, op), op.kind
-                attempts += 1
-                if call.result.outcome is Outcome.UNKNOWN:
-                    await self._log(job, op, kind, call)
-                    resolved = await self._resolve_unknown(job, op)
-                    if resolved is None:
-                        await self._unknown(job, attempts, call.result.reason_code or "BOSS_NO_ANSWER")
-                        return None
-                    call, kind = resolved, "status_query"
-            else:
-                call, kind = final, "status_query"
-                if call.result.outcome not in _DECISIVE:  # no clear answer: ask as after any lost answer
-                    await self._log(job, op, kind, call)
-                    resolved = await self._resolve_unknown(job, op)
-                    if resolved is None or resolved.result.outcome not in _DECISIVE:
-                        await self._unknown(job, attempts, call.result.reason_code or "BOSS_NO_ANSWER")
-                        return None
-                    call = resolved
-            result = call.result
-            if result.outcome is Outcome.NOT_FOUND:  # (a status query) BOSS never got the write
-                if attempts > self.settings.retries:
-                    if final is None:  # a write whose answer was lost may still land: wait it out, ask again
-                        giving_up = giving_up or ("BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "BOSS never recorded the call")
-                        await self._log(job, op, kind, call)
-                        final = await self._final_query(job, op)
-                        continue
-                    reason_code, reason = giving_up or ("BOSS_NO_ANSWER_RETRIES_EXHAUSTED", "")
-                    await self._fail(job, attempts, reason_code, reason, decided_by=(op, kind, call, "pending"),
-                                     progress=progress)
-                    return None
+            step, state = policy.next_step(state, did, call.result if call else None, self.policy)
+            if call is not None and not logged and not isinstance(step, Succeed | Fail | Escalate):
                 await self._log(job, op, kind, call)
-                continue  # sending it again with the same transaction id is safe
-            if result.outcome is Outcome.SUCCESS:
-                progress.serials.append(result.boss_serial)
-                if not last:
-                    await self._log(job, op, kind, call, settled="succeeded")
-                    progress.delivered.append(op.transaction_id)
-                    return attempts
-                event = billing_pb2.FulfilmentSucceeded(order_id=order_id, attempts=attempts,
-                                                        boss_serials=progress.serials,
-                                                        completed_at=to_timestamp(utcnow()))
-                if await self._end(job, "succeeded", "", event, decided_by=(op, kind, call, "succeeded")):
-                    log.info("fulfilment succeeded", order_id=order_id, attempts=attempts)
-                return None
-            if result.outcome is Outcome.TERMINAL_FAILURE:
-                await self._fail(job, attempts, result.reason_code, f"BOSS refused: {result.provider_code}",
-                                 decided_by=(op, kind, call, "failed"), progress=progress)
-                return None
-            # retryable: BOSS did not do it and says so (but an earlier write whose answer was lost may still land)
-            if attempts > self.settings.retries:
-                giving_up = giving_up or ("BOSS_BUSY_RETRIES_EXHAUSTED", f"BOSS busy on all {attempts} attempts")
-                await self._log(job, op, kind, call)
-                final = await self._final_query(job, op)
-                continue
-            await self._log(job, op, kind, call)
-            delay = backoff(attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds)
-            async with self.pool.acquire() as conn:
-                await repository.reschedule(conn, job.order_id, delay, result.reason_code, self.owner)
-            self.dispatch_later(job.order_id, delay)
-            BOSS_RETRIES.inc()
-            log.info("fulfilment retry scheduled", order_id=order_id, attempts=attempts, delay_s=round(delay, 3))
-            return None
+            match step:
+                case Send():
+                    writes, call = await self._write(job, op, progress)
+                    state, did, kind, logged = replace(state, writes=writes), Did.WRITE, op.kind, False
+                case Ask():
+                    call, logged = await self._ask(job, op)
+                    did, kind = Did.ASK, "status_query"
+                case Conclude():
+                    call, did, kind, logged = await self._final_query(job, op), Did.CONCLUDE, "status_query", False
+                case Wait(delay=delay):
+                    assert call is not None
+                    async with self.pool.acquire() as conn:
+                        await repository.reschedule(conn, job.order_id, delay, call.result.reason_code, self.owner)
+                    self.dispatch_later(job.order_id, delay)
+                    BOSS_RETRIES.inc()
+                    log.info("fulfilment retry scheduled", order_id=str(job.order_id), attempts=progress.attempts,
+                             delay_s=round(delay, 3))
+                    return False
+                case Succeed():
+                    assert call is not None
+                    progress.serials.append(call.result.boss_serial)
+                    if not last:
+                        await self._log(job, op, kind, call, settled="succeeded")
+                        progress.delivered.append(op.transaction_id)
+                        return True
+                    event = billing_pb2.FulfilmentSucceeded(order_id=str(job.order_id), attempts=progress.attempts,
+                                                            boss_serials=progress.serials,
+                                                            completed_at=to_timestamp(utcnow()))
+                    if await self._end(job, "succeeded", "", event, decided_by=(op, kind, call, "succeeded")):
+                        log.info("fulfilment succeeded", order_id=str(job.order_id), attempts=progress.attempts)
+                    return False
+                case Fail(reason_code=reason_code, reason=reason):
+                    assert call is not None
+                    settled = "failed" if call.result.outcome is Outcome.TERMINAL_FAILURE else "pending"
+                    await self._fail(job, progress.attempts, reason_code, reason,
+                                     decided_by=(op, kind, call, settled), progress=progress)
+                    return False
+                case Escalate(reason_code=reason_code):
+                    await self._unknown(job, progress.attempts, reason_code,
+                                        decided_by=None if logged or call is None else (op, kind, call, "pending"))
+                    return False
 
-    async def _write(self, job: Job, op: OperationRow) -> Call:
+    async def _write(self, job: Job, op: OperationRow, progress: Progress) -> tuple[int, Call]:
+        """Send the write: (the operation's writes now, BOSS's answer). The write is counted before it is sent,
+        in the statement that checks this worker still holds the job; a write the breaker keeps back is not."""
+        writes = 0
+
         async def send() -> Call:
+            nonlocal writes
             # BOSS applies it before this deadline or never; it is stored first, so that whoever holds the job
             # later knows until when a write whose answer was lost (or whose sender died) could still land
             deadline = utcnow() + timedelta(seconds=self.settings.boss_timeout_seconds)
             async with self.pool.acquire() as conn:
-                if not await repository.before_write(conn, job.order_id, op.transaction_id, self.owner,
-                                                     self.settings.lease_seconds, deadline):
-                    raise LeaseLost(job.order_id)
+                sent = await repository.before_write(conn, job.order_id, op.transaction_id, self.owner,
+                                                     self.settings.lease_seconds, deadline, self.policy.budget)
+            if sent is None:
+                raise LeaseLost(job.order_id)
+            progress.attempts, writes = sent
             if op.kind == "credit":
                 return await self.boss.credit(op.transaction_id, job.account_type, job.account_id, op.amount_fen,
                                               deadline=deadline)
             return await self.boss.data_pack(op.transaction_id, job.account_type, job.account_id, op.pack_code,
                                              deadline=deadline)
 
-        return await self.gate.call(op.kind, send)
+        call = await self.gate.call(op.kind, job.account_id, send)
+        return writes, call
 
     async def _final_query(self, job: Job, op: OperationRow) -> Call:
         """Retries are spent and BOSS has not done the write, as far as its answers go. Before that is
@@ -256,25 +253,29 @@ class FulfilmentWorker:
                                              wait + 2 * self.settings.boss_timeout_seconds + 5):
                 raise LeaseLost(job.order_id)
         if deadline is None:  # written without a deadline (an older adapter): no telling when it could land
-            return Call(Classified(Outcome.UNKNOWN, "", "BOSS_WRITE_WITHOUT_DEADLINE"), 0)
+            return Call(Classified(Outcome.UNKNOWN, "", policy.WITHOUT_DEADLINE), 0)
         await asyncio.sleep(wait)
-        return await self.gate.call("status_query", lambda: self.boss.query(op.transaction_id))
+        return await self.gate.call("status_query", job.account_id, lambda: self.boss.query(op.transaction_id))
 
-    async def _unknown(self, job: Job, attempts: int, reason_code: str) -> None:
+    async def _unknown(self, job: Job, attempts: int, reason_code: str, *,
+                       decided_by: tuple[OperationRow, str, Call, str] | None) -> None:
         await self._end(job, "unknown", reason_code, billing_pb2.FulfilmentOutcomeUnknown(
             order_id=str(job.order_id), attempts=attempts, reason_code=reason_code,
-            reason="BOSS did not answer and its status queries could not tell", at=to_timestamp(utcnow())))
+            reason="BOSS did not answer and its status queries could not tell", at=to_timestamp(utcnow())),
+            decided_by=decided_by)
         log.warning("fulfilment outcome unknown; a person must decide", order_id=str(job.order_id))
 
-    async def _resolve_unknown(self, job: Job, op: OperationRow) -> Call | None:
-        """Ask BOSS what happened; None if it cannot tell us within the bounded queries (each one logged)."""
+    async def _ask(self, job: Job, op: OperationRow) -> tuple[Call, bool]:
+        """Ask BOSS what happened, with bounded status queries: (the first clear answer, not yet logged) or (the
+        last unclear one, logged like every unclear one before it)."""
+        call = Call(Classified(Outcome.UNKNOWN, "", "BOSS_NO_ANSWER"), 0)
         for query in range(1, self.settings.status_queries + 1):
             await asyncio.sleep(self.settings.status_query_backoff_seconds * 2 ** (query - 1))
-            call = await self.gate.call("status_query", lambda: self.boss.query(op.transaction_id))
-            if call.result.outcome is not Outcome.UNKNOWN:
-                return call  # logged by whoever acts on it
+            call = await self.gate.call("status_query", job.account_id, lambda: self.boss.query(op.transaction_id))
+            if call.result.outcome in _DECISIVE:
+                return call, False
             await self._log(job, op, "status_query", call)
-        return None
+        return call, True
 
     @staticmethod
     def _attempt(job: Job, op: OperationRow, kind: str, call: Call, settled: str) -> dict[str, Any]:

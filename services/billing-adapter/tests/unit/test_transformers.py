@@ -66,3 +66,11 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
     assert 0.2 <= delays[1] <= 0.4
     assert all(d <= 1.0 for d in delays)
     assert len({round(d, 6) for d in delays}) == len(delays)
+
+
+def test_only_boss_own_not_done_answers_may_be_about_one_subscriber() -> None:
+    assert classify_write(503, _body("5001")).subscriber_scoped  # BOSS says "busy": maybe this subscriber only
+    assert classify_write(504, _body("5004")).subscriber_scoped
+    assert not classify_write(503, {}).subscriber_scoped  # a proxy in front of BOSS: BOSS as a whole
+    assert not classify_write(200, _body("2002")).subscriber_scoped
+    assert not classify_write(500, _body("9999")).subscriber_scoped

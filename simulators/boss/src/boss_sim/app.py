@@ -221,15 +221,16 @@ def create_app(settings: BossSimSettings) -> FastAPI:
         return _reply(row["result_code"], transaction=_txn_json(row))
 
     async def busy(pool: asyncpg.Pool, txn_id: str, account_id: str, f: Faults) -> bool:
-        if account_id == Sandbox.ALWAYS_BUSY:
-            return True
-        if account_id in (Sandbox.BUSY_TWICE, Sandbox.LATE_WRITE):
+        if account_id in (Sandbox.ALWAYS_BUSY, Sandbox.BUSY_TWICE, Sandbox.LATE_WRITE):
+            # counted per transaction id (also for the always busy number: tests read how many writes arrived)
             async with pool.acquire() as conn:
                 count = await conn.fetchval(
                     """INSERT INTO busy_counts (transaction_id, count) VALUES ($1, 1)
                        ON CONFLICT (transaction_id) DO UPDATE SET count = busy_counts.count + 1 RETURNING count""",
                     txn_id,
                 )
+            if account_id == Sandbox.ALWAYS_BUSY:
+                return True
             # busy twice, then fine; or (the late write) fine once, then busy for ever after
             return bool(count <= 2) if account_id == Sandbox.BUSY_TWICE else bool(count > 1)
         return random.random() < f.busy_rate

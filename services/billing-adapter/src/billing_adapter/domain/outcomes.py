@@ -31,3 +31,6 @@ class Classified:
     reason_code: str = ""
     boss_serial: str = ""
     error: str = ""
+    #: BOSS itself answered, with one of its own codes, that it did not do this request ("busy", "too late"):
+    #: possibly about this subscriber alone, not BOSS as a whole (see `domain/breaker.py`)
+    subscriber_scoped: bool = False
