@@ -91,3 +91,16 @@ def test_uuids_only_in_their_canonical_form() -> None:
     for alias in ("１" * 32, u.hex, "{" + str(u) + "}", f"urn:uuid:{u}", f"{u}\n"):
         with pytest.raises(ValueError, match="canonical"):
             ids.parse_uuid(alias)
+
+
+@pytest.mark.parametrize(("value", "segment"), [
+    ("18612345678", "18612345678"), ("18612345678?x=1", "18612345678%3Fx%3D1"), ("a/b", "a%2Fb"),
+    ("%2e%2e", "%252e%252e"), ("a#b", "a%23b")])
+def test_url_segments_are_quoted_whole(value: str, segment: str) -> None:
+    assert ids.url_segment(value) == segment
+
+
+@pytest.mark.parametrize("value", ["", ".", ".."])
+def test_dot_segments_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="segment"):
+        ids.url_segment(value)

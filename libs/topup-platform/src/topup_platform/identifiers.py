@@ -10,8 +10,10 @@ pattern here spells its characters out (`[0-9]`, never `\\d`), is compiled with 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from typing import Final
+from urllib.parse import quote
 
 #: the text of each pattern (also what the OpenAPI document shows, anchored)
 MOBILE: Final = r"1[3-9][0-9]{9}"
@@ -69,3 +71,24 @@ def parse_uuid(value: str) -> uuid.UUID:
     if not matches(UUID_TEXT, value):
         raise ValueError("not a UUID in canonical form")
     return uuid.UUID(value)
+
+
+def url_segment(value: str) -> str:
+    """`value` as one path segment of a URL to another system: percent-encoded whole (`/`, `?`, `#`, `%`
+    included: `quote(value, safe="")`), and never empty, `.` or `..`, which no encoding keeps from meaning
+    "this" or "the parent" (ValueError)."""
+    if value in ("", ".", ".."):
+        raise ValueError("a path segment may not be empty, . or ..")
+    return quote(value, safe="")
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two staff ids name one person, whatever their spelling: compared NFKC-casefolded, without
+    spaces, control or invisible formatting characters (`Rita`, `ｒｉｔａ`, `ri\\u200bta` and `rita ` are `rita`).
+    Tokens are issued for canonical ids only; this guards every comparison that decides something anyway."""
+    return _person_key(a) == _person_key(b)
+
+
+def _person_key(value: str) -> str:
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    return "".join(c for c in folded if unicodedata.category(c)[0] not in ("C", "Z"))

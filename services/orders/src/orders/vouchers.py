@@ -52,6 +52,7 @@ from orders.domain.vouchers import (
 from orders.service import OrdersService
 from topup.events.v1 import vouchers_pb2
 from topup.orders.v1 import orders_pb2
+from topup_platform import identifiers
 from topup_platform.events import VOUCHERS_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
@@ -257,7 +258,7 @@ class VoucherService:
 
 def _uuid(value: str, error: type[OrdersError]) -> UUID:
     try:
-        return UUID(value)
+        return identifiers.parse_uuid(value)
     except ValueError:
         raise error("no such thing", id=value) from None
 

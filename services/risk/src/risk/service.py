@@ -20,6 +20,7 @@ from risk.domain.engine import Verdict
 from risk.domain.errors import InvalidRequest, RuleSetInvalid, RuleSetIsLive, RuleSetNotFound
 from risk.domain.features import Attempt
 from risk.rulebook import RuleBook
+from topup_platform import identifiers
 from topup_platform.events import RISK_TOPIC
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
@@ -396,4 +397,9 @@ def _subject_value(kind: str, value: str, kinds: Sequence[str]) -> str:
             return feat.normalise_ip(value)
         except ValueError:
             raise InvalidRequest("value is not an IP address") from None
+    if kind == "account" and identifiers.account_type_of(value) is None:
+        raise InvalidRequest("an account is a mobile number or a broadband account id (ASCII digits)",
+                             code="ACCOUNT_INVALID")
+    if kind != "account" and not identifiers.matches(r"[\x21-\x7e]{1,256}", value):
+        raise InvalidRequest("value must be visible ASCII characters")
     return value
