@@ -45,12 +45,12 @@ MAX_FAILURES_KEPT = 50
 #: China Standard Time (no daylight saving): the subscribers' clock for hour and weekday rules
 CST = timezone(timedelta(hours=8), "CST")
 
-_WINDOW = re.compile(r"^([1-9][0-9]{0,3})([mh])$")
+_WINDOW = re.compile(r"([1-9][0-9]{0,3})([mh])", re.ASCII)
 
 
 def window_minutes(name: str) -> int:
     """ "10m" -> 10, "24h" -> 1440; ValueError for anything else or longer than the horizon."""
-    match = _WINDOW.match(name)
+    match = _WINDOW.fullmatch(name)
     if not match:
         raise ValueError(f"window {name!r} must look like 10m or 24h")
     minutes = int(match.group(1)) * (60 if match.group(2) == "h" else 1)
