@@ -53,9 +53,11 @@ ChannelOrderId = Annotated[str, fullmatch(ids.CHANNEL_ORDER_ID), documented(
     ids.CHANNEL_ORDER_ID, description="Your order id: the idempotency key of this request", examples=["A-1001"])]
 Sku = Annotated[str, fullmatch(ids.SKU), documented(ids.SKU, examples=["CREDIT_50"])]
 CardNumber = Annotated[str, fullmatch(ids.CARD_NUMBER), documented(ids.CARD_NUMBER)]
-TransactionId = Annotated[str, fullmatch(ids.TRANSACTION_ID), documented(
-    ids.TRANSACTION_ID, description="The provider's transaction id: ASCII letters, digits, _ - . : (no spaces)",
-    examples=["2026112422001"])]
+#: checked by the route (`PAYMENT_TRANSACTION_ID_INVALID`, 422), not here: one payment has one spelling, and a
+#: second spelling of it ("T1 ", "T1\u200b") is refused with a code of its own
+TransactionId = Annotated[str, Field(min_length=1, max_length=128), documented(
+    ids.TRANSACTION_ID, description="The provider's transaction id: ASCII letters, digits, _ - . : (no spaces, no "
+    "invisible characters), else `PAYMENT_TRANSACTION_ID_INVALID`", examples=["2026112422001"])]
 VisibleId = Annotated[str, fullmatch(ids.VISIBLE), documented(ids.VISIBLE)]
 KeyId = Annotated[str, fullmatch(ids.KEY_ID), documented(ids.KEY_ID)]
 ChannelIdText = Annotated[str, fullmatch(ids.CHANNEL_ID), documented(

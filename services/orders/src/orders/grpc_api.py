@@ -42,7 +42,8 @@ def _validate_create(request: orders_pb2.CreateRechargeRequest) -> RechargeReque
         raise InvalidRequest("channel_id is required")
     if not identifiers.matches(identifiers.TRANSACTION_ID, request.payment.transaction_id):
         # one payment, one spelling: "T1 " or "T1\u200b" would be a second use of the payment "T1"
-        raise InvalidRequest(f"payment.transaction_id must match {identifiers.TRANSACTION_ID}")
+        raise InvalidRequest(f"payment.transaction_id must match {identifiers.TRANSACTION_ID}",
+                             code="PAYMENT_TRANSACTION_ID_INVALID")
     if request.payment.payer_account and not identifiers.matches(identifiers.VISIBLE, request.payment.payer_account):
         raise InvalidRequest("payment.payer_account must be visible ASCII characters")
     if not identifiers.matches(identifiers.SKU, request.sku):

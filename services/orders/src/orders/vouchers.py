@@ -251,7 +251,7 @@ class VoucherService:
         """Publish the failed attempt (the risk engine counts them per account, device and IP for lockout)."""
         event = vouchers_pb2.VoucherRedemptionFailed(
             channel_id=r.channel_id, account=convert.account_to_pb(r.account), device_id=r.device_id, ip=r.ip,
-            user_id=r.user_id, reason_code=reason_code, at=to_timestamp(utcnow()))
+            user_id=r.user_id, reason_code=reason_code, at=to_timestamp(utcnow()), channel_order_id=r.channel_order_id)
         await self.outbox.add(conn, VOUCHERS_TOPIC, event, aggregate_type="account", aggregate_id=r.account.id)
         self.outbox.wake()
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from risk.domain.features import CounterItem, CounterState
+from risk.domain import features as feat
+from risk.domain.features import CounterItem, CounterState, Guess
 
 # One statement for a whole batch of attempts:
 #  1. claim each attempt's idempotency key (a key decided or claimed before counts nothing again);
@@ -198,3 +199,52 @@ async def audit(conn: asyncpg.Connection, actor: str, action: str, subject: str,
 
 async def lockout_row(conn: asyncpg.Connection, kind: str, value: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM voucher_failures WHERE kind = $1 AND value = $2", kind, value)
+
+
+async def reserve_guesses(conn: asyncpg.Connection, guesses: Sequence[Guess], limits: dict[str, int],
+                          window_seconds: int, now: float) -> dict[str, set[str]]:
+    """Take the guesses' places in their subjects' failure counts (features.reserve_guesses), in one transaction
+    with every subject row locked in key order (two replicas' guesses at one account serialise, and never
+    deadlock); returns the guesses refused, with the kinds that refused them. A guess taken is recorded by its
+    decision key, so that its outcome can release or confirm it."""
+    keys = sorted({s for g in guesses for s in g.subjects})
+    if not keys:
+        return {}
+    async with conn.transaction():
+        await conn.execute(
+            """INSERT INTO voucher_failures (kind, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
+               ON CONFLICT DO NOTHING""", [k for k, _ in keys], [v for _, v in keys])
+        rows = await conn.fetch(
+            """SELECT v.kind, v.value, v.failures, v.locked_until
+               FROM unnest($1::text[], $2::text[]) AS q(kind, value)
+               CROSS JOIN LATERAL (SELECT * FROM voucher_failures v WHERE v.kind = q.kind AND v.value = q.value
+                                   ORDER BY v.kind, v.value FOR UPDATE) AS v""",
+            [k for k, _ in keys], [v for _, v in keys])
+        found = {(r["kind"], r["value"]): (list(r["failures"]),
+                                           r["locked_until"].timestamp() if r["locked_until"] else None)
+                 for r in rows}
+        refused, appended = feat.reserve_guesses(found, guesses, limits, window_seconds, now)
+        if appended:
+            await conn.executemany(
+                """UPDATE voucher_failures SET failures = (SELECT array_agg(f ORDER BY f) FROM
+                          unnest(failures || $3::double precision[]) AS f), updated_at = now()
+                   WHERE kind = $1 AND value = $2""",
+                [(k, v, at) for (k, v), at in appended.items()])
+        taken = [g for g in guesses if g.key not in refused]
+        if taken:
+            await conn.executemany(
+                """INSERT INTO pin_guesses (idempotency_key, at, subjects) VALUES ($1, $2, $3)
+                   ON CONFLICT DO NOTHING""",
+                [(g.key, now, [list(s) for s in g.subjects]) for g in taken])
+    return refused
+
+
+async def settle_guesses(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, tuple[float,
+                                                                                     list[tuple[str, str]]]]:
+    """Forget the guesses of these decision keys (their outcome is known), locking them; returns each one's
+    place (the time it was counted at, and its subjects). Call inside the transaction that applies the
+    outcome."""
+    rows = await conn.fetch(
+        """DELETE FROM pin_guesses WHERE idempotency_key = ANY($1::text[]) RETURNING idempotency_key, at, subjects""",
+        list(keys))
+    return {r["idempotency_key"]: (r["at"], [(k, v) for k, v in r["subjects"]]) for r in rows}

@@ -102,6 +102,8 @@ async def create_recharge(request: Request, channel: AuthenticatedChannel) -> Fa
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
     check_notify_url(channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
+    if not ids.matches(ids.TRANSACTION_ID, body.payment.transaction_id):
+        raise ApiError("PAYMENT_TRANSACTION_ID_INVALID", details={"pattern": ids.TRANSACTION_ID})
     account = account_pb(body.account.type, body.account.id)
     payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],
                                  transaction_id=body.payment.transaction_id, paid_fen=body.payment.paid_fen,

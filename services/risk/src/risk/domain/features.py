@@ -299,3 +299,53 @@ def rule_context(
 
 def flags(kinds: Iterable[str], present: set[str]) -> dict[str, bool]:
     return {k: k in present for k in kinds}
+
+
+#: a channel's PIN-failure budget is kept as a lockout subject of its own (a setting, not a rule-set field)
+CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class Guess:
+    """A voucher redemption about to check a PIN: its decision key and the subjects it counts against."""
+
+    key: str
+    subjects: tuple[tuple[str, str], ...]
+
+
+def reserve_guesses(
+    rows: Mapping[tuple[str, str], tuple[Sequence[float], float | None]],
+    guesses: Sequence[Guess],
+    limits: Mapping[str, int],
+    window_seconds: int,
+    now: float,
+) -> tuple[dict[str, set[str]], dict[tuple[str, str], list[float]]]:
+    """Take each guess's place in the count before its PIN is checked (so parallel guesses cannot all be
+    answered): a guess counts as a failure of every subject it has until its outcome releases it (a right PIN)
+    or confirms it (a wrong one). A guess whose subject is locked, or whose subject's failures and pending
+    guesses within the window already reach the limit, takes no place: it is refused.
+
+    `rows`: each subject's failures (unix seconds) and lock (None: none); returns (the refused guesses, each
+    with the kinds that refused it; the timestamps to append to each subject's failures)."""
+    counts = {s: failures_in_window(failures, window_seconds, now) for s, (failures, _) in rows.items()}
+    refused: dict[str, set[str]] = {}
+    appended: dict[tuple[str, str], list[float]] = {}
+    for guess in guesses:
+        over = {kind for kind, value in guess.subjects
+                if (rows.get((kind, value), ((), None))[1] or 0) > now
+                or (kind in limits and counts.get((kind, value), 0) >= limits[kind])}
+        if over:
+            refused[guess.key] = over
+            continue
+        for subject in guess.subjects:
+            counts[subject] = counts.get(subject, 0) + 1
+            appended.setdefault(subject, []).append(now)
+    return refused, appended
+
+
+def release_guess(failures: Sequence[float], at: float) -> list[float]:
+    """A subject's failures without one guess placed at `at` (its PIN was right, or it was never checked)."""
+    out = list(failures)
+    if at in out:
+        out.remove(at)
+    return out
