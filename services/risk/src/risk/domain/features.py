@@ -254,7 +254,7 @@ def add_failures(
             until = t + policy.lockout_seconds
             locked_until = until if locked_until is None else max(locked_until, until)
     horizon = now - HORIZON_MINUTES * 60
-    kept = [f for f in merged if f > horizon][-MAX_FAILURES_KEPT:]
+    kept = [f for f in merged if f > horizon][-max(MAX_FAILURES_KEPT, max_failures):]
     return kept, locked_until
 
 
@@ -313,39 +313,64 @@ class Guess:
     subjects: tuple[tuple[str, str], ...]
 
 
-def reserve_guesses(
-    rows: Mapping[tuple[str, str], tuple[Sequence[float], float | None]],
-    guesses: Sequence[Guess],
-    limits: Mapping[str, int],
-    window_seconds: int,
-    now: float,
-) -> tuple[dict[str, set[str]], dict[tuple[str, str], list[float]]]:
-    """Take each guess's place in the count before its PIN is checked (so parallel guesses cannot all be
-    answered): a guess counts as a failure of every subject it has until its outcome releases it (a right PIN)
-    or confirms it (a wrong one). A guess whose subject is locked, or whose subject's failures and pending
-    guesses within the window already reach the limit, takes no place: it is refused.
+@dataclass(slots=True)
+class GuessRow:
+    """A lockout subject as a reservation sees it: its failures (confirmed and pending, unix seconds), the lock
+    its confirmed failures caused and the lock its pending guesses would cause."""
 
-    `rows`: each subject's failures (unix seconds) and lock (None: none); returns (the refused guesses, each
-    with the kinds that refused it; the timestamps to append to each subject's failures)."""
-    counts = {s: failures_in_window(failures, window_seconds, now) for s, (failures, _) in rows.items()}
+    failures: list[float]
+    locked_until: float | None = None
+    guess_locked_until: float | None = None
+
+
+def lock_of(failures: Sequence[float], max_failures: int, policy: LockoutPolicy) -> float | None:
+    """The lock these failures cause (None: none): `lockout_seconds` after each one that brings the count within
+    `window_seconds` (ending at it) to `max_failures`."""
+    return add_failures([], failures, None, max_failures, policy, 0.0)[1]
+
+
+def reserve_guesses(rows: Mapping[tuple[str, str], GuessRow], guesses: Sequence[Guess], policy: LockoutPolicy,
+                    channel_budget: int, now: float) -> dict[str, set[str]]:
+    """Take each guess's place in its subjects' counts before its PIN is checked, so that parallel guesses cannot
+    all be answered: a pending guess counts as a failure until its outcome confirms it (a wrong PIN) or releases
+    it (a right one). A guess is refused when a subject is locked (by failures, or by the guesses pending: the
+    same rule, `max_failures` within the window, as if each pending guess had failed), or when its channel's
+    failures and pending guesses within the window reach the channel's budget (0: no budget; a budget locks
+    nothing, it only refuses while it is spent).
+
+    Changes `rows` (the places taken and the locks they cause); returns the refused guesses, each with the
+    kinds that refused it."""
     refused: dict[str, set[str]] = {}
-    appended: dict[tuple[str, str], list[float]] = {}
     for guess in guesses:
-        over = {kind for kind, value in guess.subjects
-                if (rows.get((kind, value), ((), None))[1] or 0) > now
-                or (kind in limits and counts.get((kind, value), 0) >= limits[kind])}
+        over = set()
+        for kind, value in guess.subjects:
+            row = rows[(kind, value)]
+            if kind == CHANNEL:
+                if channel_budget and failures_in_window(row.failures, policy.window_seconds, now) >= channel_budget:
+                    over.add(kind)
+            elif max(row.locked_until or 0, row.guess_locked_until or 0) > now:
+                over.add(kind)
         if over:
             refused[guess.key] = over
             continue
-        for subject in guess.subjects:
-            counts[subject] = counts.get(subject, 0) + 1
-            appended.setdefault(subject, []).append(now)
-    return refused, appended
+        for kind, value in guess.subjects:
+            row = rows[(kind, value)]
+            row.failures = sorted([*row.failures, now])
+            if kind != CHANNEL and failures_in_window(row.failures, policy.window_seconds, now) >= \
+                    policy.max_failures.get(kind, MAX_FAILURES_KEPT):
+                row.guess_locked_until = max(row.guess_locked_until or 0, now + policy.lockout_seconds)
+    return refused
 
 
 def release_guess(failures: Sequence[float], at: float) -> list[float]:
-    """A subject's failures without one guess placed at `at` (its PIN was right, or it was never checked)."""
+    """A subject's failures without one guess placed at `at`."""
     out = list(failures)
     if at in out:
         out.remove(at)
     return out
+
+
+def add_channel_failures(failures: Sequence[float], new: Iterable[float], budget: int, now: float) -> list[float]:
+    """A channel's failures with `new` ones: kept for the budget's count (a budget locks nothing)."""
+    horizon = now - HORIZON_MINUTES * 60
+    return [f for f in sorted([*failures, *new]) if f > horizon][-max(MAX_FAILURES_KEPT, budget):]
