@@ -157,6 +157,8 @@ class FeatureUpdates:
             failures = list(row["failures"])
             for at in gone.get(key, []):
                 failures = feat.release_guess(failures, at)
+            if row["cleared_at"] is not None:  # staff lifted the lockout since: what came before is forgiven
+                new[key] = [t for t in new.get(key, []) if t > row["cleared_at"].timestamp()]
             before = row["locked_until"].timestamp() if row["locked_until"] else None
             if key[0] == feat.CHANNEL:
                 kept, until = feat.add_channel_failures(failures, new.get(key, []), self.channel_budget, now), None

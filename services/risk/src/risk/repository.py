@@ -218,7 +218,7 @@ async def lock_subjects(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]
         """INSERT INTO voucher_failures (kind, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
            ON CONFLICT DO NOTHING""", [k for k, _ in keys], [v for _, v in keys])
     rows = await conn.fetch(
-        """SELECT v.kind, v.value, v.failures, v.locked_until, v.guess_locked_until
+        """SELECT v.kind, v.value, v.failures, v.locked_until, v.guess_locked_until, v.cleared_at
            FROM unnest($1::text[], $2::text[]) AS q(kind, value)
            CROSS JOIN LATERAL (SELECT * FROM voucher_failures v WHERE v.kind = q.kind AND v.value = q.value
                                ORDER BY v.kind, v.value FOR UPDATE) AS v""",

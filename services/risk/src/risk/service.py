@@ -378,7 +378,7 @@ class RiskService:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """UPDATE voucher_failures SET locked_until = NULL, guess_locked_until = NULL, failures = '{}',
-                          updated_at = now()
+                          cleared_at = now(), updated_at = now()
                    WHERE kind = $1 AND value = $2""", kind, value)
             await repository.audit(conn, actor, "lockout.clear", f"{kind}:{value}", {"reason": reason})
         log.info("voucher lockout cleared", kind=kind, actor=actor)

@@ -5,6 +5,9 @@ ALTER TABLE voucher_failures ADD CONSTRAINT voucher_failures_kind_check
     CHECK (kind IN ('account', 'device', 'ip', 'channel'));
 -- The lock the guesses still pending would cause if they all failed (recomputed when one is released).
 ALTER TABLE voucher_failures ADD COLUMN guess_locked_until timestamptz;
+-- When staff last lifted the subject's lockout: failures from before then are forgiven, even those whose event
+-- arrives later.
+ALTER TABLE voucher_failures ADD COLUMN cleared_at timestamptz;
 
 -- A guess whose outcome is not known yet: its place in each subject's failures (`at`), kept until the outcome
 -- releases it (a right PIN, or a PIN never checked) or confirms it (a wrong PIN). One that never hears of its
