@@ -40,8 +40,11 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             raise NotFound("BOSS has no such subscriber", code="BOSS_SUBSCRIBER_NOT_FOUND")
         if body.get("result_code") != "0000":
             raise Unavailable("BOSS could not answer the balance query", code="BOSS_UNAVAILABLE")
-        return billing_pb2.Balance(account=request.account, balance_fen=int(body["balance_fen"]),
-                                   data_remaining_mb=int(body["data_mb"]), as_of=to_timestamp(utcnow()))
+        balance, data_mb = body.get("balance_fen"), body.get("data_mb")
+        if type(balance) is not int or type(data_mb) is not int:  # JSON integers, nothing int() would coerce
+            raise Unavailable("BOSS's balance answer is not readable", code="BOSS_UNAVAILABLE")
+        return billing_pb2.Balance(account=request.account, balance_fen=balance, data_remaining_mb=data_mb,
+                                   as_of=to_timestamp(utcnow()))
 
     async def GetFulfilment(
         self, request: billing_pb2.GetFulfilmentRequest, context: grpc.aio.ServicerContext
