@@ -359,7 +359,6 @@ class RiskService:
                    WHERE kind = $1 AND value = $2""",
                 [(k, v, failures[(k, v)], _guess_lock(k, failures[(k, v)], policy)) for k, v in subjects])
 
-
     async def lockout(self, kind: str, value: str) -> tuple[datetime | None, int]:
         """(locked until, if locked now; failures inside the live rule-set's window)."""
         value = _lockout_value(kind, value)
