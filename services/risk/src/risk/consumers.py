@@ -3,8 +3,10 @@ event changes nothing):
 
 * `OrderStatusChanged` to SUCCEEDED (topup.orders.events.v1): the account's successful recharges (first
   recharge, trusted history). Other transitions are skipped without touching the database.
-* `VoucherRedemptionFailed` (topup.vouchers.events.v1): failed PINs per account, device and IP, and the
-  lockout they cause under the live rule-set's policy.
+* `VoucherRedemptionFailed` (topup.vouchers.events.v1): failed PINs per account, device, IP and channel, and the
+  lockout they cause under the live rule-set's policy; a wrong PIN confirms the guess counted when it was decided,
+  a right PIN's refusal (spent, frozen, expired) releases it.
+* `OrderStatusChanged` creating a voucher redemption's order: its PIN was right, its guess is released.
 
 A whole poll is applied in a few statements (the batch handler); rows are written in key order, so two
 replicas' consumers never deadlock on the same device or IP.

@@ -13,7 +13,10 @@ batch plus its batch-mates that came before it and itself, as if they had been d
 
 Lockout. Failed voucher redemptions (events) are kept per account, device and IP as timestamps; when
 `max_failures` of them fall within `window_seconds`, the subject is locked out for `lockout_seconds` after the
-failure that reached the limit.
+failure that reached the limit. A redemption's guess is counted before its PIN is checked (reserve_guesses: a
+pending guess counts as a failure, and locks as one would), so parallel guesses cannot all be tried; its
+outcome confirms it (a wrong PIN) or releases it (a right one). A channel's failures have a budget of their own
+over all its accounts, which refuses while it is spent and locks nothing.
 """
 
 from __future__ import annotations
