@@ -56,3 +56,20 @@ async def test_refused_without_a_valid_token_of_a_fitting_role(stack: Stack, tok
 
 def test_the_development_secret_is_what_the_stack_uses() -> None:
     assert "GATEWAY_ADMIN_JWT_SECRET" not in os.environ
+
+
+def _signed_for(sub: object) -> str:
+    """A token correctly signed with the stack's secret, naming `sub` (what issue_token would refuse to make)."""
+    import time
+
+    now = int(time.time())
+    return jwt.encode({"sub": sub, "roles": ["admin"], "aud": "topup-admin", "iss": SETTINGS.admin_jwt_issuer,
+                       "iat": now, "exp": now + 300}, SETTINGS.admin_jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+@pytest.mark.parametrize("sub", ["", " ", "Rita", "ｒｉｔａ", "ri\u200bta"])
+async def test_a_signed_token_that_names_no_canonical_member_of_staff_is_refused(stack: Stack, sub: str) -> None:
+    """Four eyes and the audit trail compare staff ids: an empty one, or a second spelling of `rita`, would be a
+    person nobody is, or a second person who is not."""
+    reply = await _get(stack, "/admin/v1/review-cases?status=OPEN", _signed_for(sub))
+    assert (reply.status_code, reply.json()["code"]) == (401, "ADMIN_AUTH_REQUIRED"), reply.text

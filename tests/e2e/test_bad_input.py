@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import time
+from typing import Any
+from urllib.parse import quote
 
+import asyncpg
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.conftest import new_id
+from tests.e2e.conftest import new_id, recharge, staff_headers
+from topup_client import AsyncTopupClient
 from topup_client.signing import signed_headers
 from topup_devstack.stack import Stack
 
@@ -120,3 +126,138 @@ async def test_a_get_without_channel_order_id_is_400(stack: Stack) -> None:
         reply = await http.get(path, headers=signed_headers("demo", "demo-secret", "GET", path, b""))
     assert (reply.status_code, reply.json()["code"]) == (400, "INVALID_REQUEST")
     assert time.time() > 0
+
+
+# --- Unicode look-alikes and stray characters in identifiers (issue 13, item 1) -----------------------------
+# Python's `\d` and `isdigit()` take fullwidth, Arabic-Indic and superscript digits, and `$` matches before a
+# trailing newline: such an id passed the block list, velocity and lockout under one key, and was credited at
+# BOSS under another. Each is refused with its documented code, nothing is created, and BOSS hears nothing.
+
+async def _db(stack: Stack) -> Any:
+    return await asyncpg.connect(stack.ports["database_url"])
+
+
+async def _nothing_created(stack: Stack, channel_order_id: str, account_id: str) -> None:
+    conn = await _db(stack)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM orders.orders WHERE channel_order_id = $1",
+                                   channel_order_id) == 0
+        assert await conn.fetchval("SELECT count(*) FROM boss_sim.transactions WHERE account_id = $1",
+                                   account_id) == 0
+        assert await conn.fetchval("SELECT count(*) FROM boss_sim.subscribers WHERE account_id = $1",
+                                   account_id) == 0
+    finally:
+        await conn.close()
+
+
+LOOK_ALIKE_ACCOUNTS = [
+    ("fullwidth digits", "mobile", "１８６１２３４５６７８"),
+    ("one fullwidth digit", "mobile", "1861234567８"),
+    ("Arabic-Indic digits", "mobile", "١٨٦١٢٣٤٥٦٧٨"),
+    ("a trailing newline", "mobile", "18612345678\n"),
+    ("a trailing newline (broadband)", "broadband", "01087654321\n"),
+    ("a zero-width space", "mobile", "18612345678\u200b"),
+]
+
+
+@pytest.mark.parametrize(("case", "kind", "account_id"), LOOK_ALIKE_ACCOUNTS, ids=[c[0] for c in LOOK_ALIKE_ACCOUNTS])
+async def test_an_account_id_with_look_alike_or_stray_characters_is_invalid(stack: Stack, case: str, kind: str,
+                                                                            account_id: str) -> None:
+    body = _valid()
+    body["account"] = {"type": kind, "id": account_id}
+    if kind == "broadband":
+        body["sku"] = "BROADBAND_50"
+    reply = await _post(stack, json.dumps(body).encode())
+    assert (reply.status_code, reply.json()["code"]) == (400, "ACCOUNT_INVALID"), reply.text
+    await _nothing_created(stack, body["channel_order_id"], account_id)
+
+
+@pytest.mark.parametrize("transaction_id", ["2026112422001 ", "2026112422001\u200b", "２０２６１１２４２２００１"])
+async def test_a_transaction_id_with_stray_or_look_alike_characters_is_refused(stack: Stack,
+                                                                               transaction_id: str) -> None:
+    body = _valid()
+    body["account"]["id"] = account = f"1861{secrets.randbelow(10**7):07d}"
+    body["payment"]["transaction_id"] = transaction_id
+    reply = await _post(stack, json.dumps(body).encode())
+    assert (reply.status_code, reply.json()["code"]) == (422, "PAYMENT_TRANSACTION_ID_INVALID"), reply.text
+    await _nothing_created(stack, body["channel_order_id"], account)
+
+
+async def test_a_pin_of_eighteen_non_ascii_digits_is_an_invalid_pin_not_a_500(stack: Stack) -> None:
+    account = f"1861{secrets.randbelow(10**7):07d}"
+    for pin in ("١" * 18, "１" * 18, "²" * 18):
+        body = {"channel_order_id": new_id("pin"), "account": {"type": "mobile", "id": account}, "pin": pin}
+        raw = json.dumps(body).encode()
+        headers = {**signed_headers("demo", "demo-secret", "POST", "/v1/voucher-redemptions", raw),
+                   "Content-Type": "application/json"}
+        async with httpx.AsyncClient(base_url=stack.gateway) as http:
+            reply = await http.post("/v1/voucher-redemptions", content=raw, headers=headers)
+        assert (reply.status_code, reply.json()["code"]) == (422, "VOUCHER_INVALID"), reply.text
+        await _nothing_created(stack, body["channel_order_id"], account)
+
+
+async def test_a_timestamp_with_a_superscript_digit_is_a_malformed_header_not_a_500(stack: Stack) -> None:
+    body = json.dumps(_valid()).encode()
+    headers: dict[str, Any] = {**signed_headers("demo", "demo-secret", "POST", "/v1/recharges", body),
+                               "Content-Type": "application/json"}
+    headers["X-Timestamp"] = (headers["X-Timestamp"][:-1]).encode() + b"\xb9"  # latin-1 superscript one
+    logged = stack.log_path.stat().st_size
+    async with httpx.AsyncClient(base_url=stack.gateway) as http:
+        reply = await http.post("/v1/recharges", content=body, headers=headers)
+    assert (reply.status_code, reply.json()["code"]) == (401, "AUTH_HEADERS_MISSING"), reply.text
+    await asyncio.sleep(0.5)
+    with stack.log_path.open("rb") as log:
+        log.seek(logged)
+        written = log.read()
+    assert b"Traceback" not in written and b"unhandled error" not in written
+
+
+@pytest.mark.parametrize("segment", ["{n}%3Fx=1", "{n}%3Fx%3D1", "%2E%2E", "{n}%23", "%EF%BC%91%EF%BC%98%EF%BC%96"])
+async def test_a_balance_query_for_a_malformed_account_never_reaches_boss(stack: Stack, segment: str) -> None:
+    """`18612345678?x=1` was pasted into BOSS's URL (its balance came back); `..` climbed a level (503)."""
+    number = f"1861{secrets.randbelow(10**7):07d}"
+    path = f"/v1/accounts/mobile/{segment.format(n=number)}/balance"
+    async with httpx.AsyncClient(base_url=stack.gateway) as http:
+        reply = await http.get(path, headers=signed_headers("demo", "demo-secret", "GET", path, b""))
+    assert (reply.status_code, reply.json()["code"]) == (400, "ACCOUNT_INVALID"), reply.text
+    await _nothing_created(stack, "-", number)  # BOSS made no subscriber of it: it was never asked
+
+
+async def test_an_order_id_in_another_spelling_names_no_order(stack: Stack) -> None:
+    async with AsyncTopupClient(stack.gateway, "demo", "demo-secret", retries=0) as client:
+        order = await client.create_recharge(**recharge())
+    alias = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in order["order_id"])  # fullwidth digits
+    for spelling in (alias, order["order_id"].replace("-", ""), "{" + order["order_id"] + "}"):
+        path = f"/v1/recharges/{quote(spelling, safe='')}"
+        async with httpx.AsyncClient(base_url=stack.gateway) as http:
+            reply = await http.get(path, headers=signed_headers("demo", "demo-secret", "GET", path, b""))
+        assert (reply.status_code, reply.json()["code"]) == (404, "ORDER_NOT_FOUND"), (spelling, reply.text)
+
+
+# --- Content-Type (issue 13, item 7) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml",
+                                          "application/json; charset=latin-1", None])
+async def test_a_body_that_is_not_declared_json_is_415(stack: Stack, content_type: str | None) -> None:
+    body = _valid()
+    raw = json.dumps(body).encode()
+    headers = signed_headers("demo", "demo-secret", "POST", "/v1/recharges", raw)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    async with httpx.AsyncClient(base_url=stack.gateway) as http:
+        reply = await http.post("/v1/recharges", content=raw, headers=headers)
+        admin = await http.post("/admin/v1/voucher-batches", content=b'{"sku": "CREDIT_20", "count": 1}',
+                                headers={**staff_headers("admin"), **({"Content-Type": content_type}
+                                                                      if content_type else {})})
+    assert (reply.status_code, reply.json()["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE"), reply.text
+    assert (admin.status_code, admin.json()["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE"), admin.text
+    await _nothing_created(stack, body["channel_order_id"], "-")
+
+
+async def test_json_with_its_charset_is_json(stack: Stack) -> None:
+    raw = json.dumps(_valid()).encode()
+    headers = {**signed_headers("demo", "demo-secret", "POST", "/v1/recharges", raw),
+               "Content-Type": "application/json; charset=utf-8"}
+    async with httpx.AsyncClient(base_url=stack.gateway) as http:
+        reply = await http.post("/v1/recharges", content=raw, headers=headers)
+    assert reply.status_code == 201, reply.text

@@ -170,3 +170,36 @@ async def test_a_new_version_runs_in_shadow_then_goes_live_without_a_restart(cli
         async with asyncio.timeout(10):
             while (await admin.get("/state")).json()["this_replica"]["live_version"] != live:
                 await asyncio.sleep(0.1)
+
+
+async def test_only_an_admin_lifts_a_voucher_lockout(stack: Stack) -> None:
+    """The README says admin: a reviewer reads lockouts, and is refused lifting one."""
+    account = number()
+    async with httpx.AsyncClient(base_url=f"{stack.gateway}/admin/v1/risk", timeout=30) as http:
+        read = await http.get(f"/lockouts/account/{account}", headers=staff_headers("reviewer"))
+        assert read.status_code == 200, read.text
+        lift = await http.post(f"/lockouts/account/{account}/clear", headers=staff_headers("reviewer"),
+                               json={"reason": "the subscriber called"})
+        assert (lift.status_code, lift.json()["code"]) == (403, "ADMIN_FORBIDDEN"), lift.text
+        assert (await http.post(f"/lockouts/account/{account}/clear", headers=staff_headers("admin"),
+                                json={"reason": "ID card checked in the shop"})).status_code == 200
+
+
+async def test_fifty_parallel_wrong_pins_are_not_all_tried(client: AsyncTopupClient) -> None:
+    """Each guess is counted before its PIN is checked: of 50 wrong PINs sent at once for one account, only as
+    many as the lockout allows (5) are answered VOUCHER_INVALID; the others are refused unchecked."""
+    account = number()
+
+    async def redeem(i: int) -> str:
+        try:
+            await client.request("POST", "/v1/voucher-redemptions", body={
+                "channel_order_id": new_id(f"par{i}"), "account": {"type": "mobile", "id": account},
+                "pin": f"{700000000000000000 + i:018d}"})
+        except ApiError as err:
+            return f"{err.status} {err.code}"
+        return "created"
+
+    answers = await asyncio.gather(*(redeem(i) for i in range(50)))
+    assert answers.count("422 VOUCHER_INVALID") <= 5, answers
+    assert answers.count("429 VOUCHER_LOCKED_OUT") >= 45, answers
+    assert set(answers) <= {"422 VOUCHER_INVALID", "429 VOUCHER_LOCKED_OUT"}, answers

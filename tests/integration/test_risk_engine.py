@@ -221,7 +221,7 @@ async def test_voucher_pin_lockout_per_account_device_and_ip(engine) -> None:  #
     # A recharge is not a redemption: the lockout does not stop it.
     assert (await a.evaluate(*attempt(account))).verdict.outcome.value == "ALLOW"
     until, recent = await a.lockout("account", account)
-    assert until is not None and recent == 5
+    assert until is not None and recent == 6  # 5 wrong PINs, and the guess above: no outcome ever released it
     assert timedelta(minutes=29) < until - utcnow() <= timedelta(minutes=30)
 
     # IPs (carrier NAT) lock at 10 failures, from any accounts.
@@ -248,6 +248,87 @@ async def test_voucher_pin_lockout_per_account_device_and_ip(engine) -> None:  #
     await a.clear_lockout("account", account, "bob", "identity confirmed at the shop")
     await a.clear_lockout("device", device, "bob", "identity confirmed at the shop")
     assert await redeem(account) == ("ALLOW", "")
+    # Failures from before the lockout was lifted, whose events arrive only now, are forgiven with it.
+    await _apply(a, *[_failed(account, ago=2) for _ in range(5)])
+    assert await redeem(account) == ("ALLOW", "")
+
+
+def _redeemed(channel_order_id: str, account: str, channel: str = "demo") -> order_events_pb2.OrderStatusChanged:
+    """The order a redemption created (its PIN was right)."""
+    return order_events_pb2.OrderStatusChanged(
+        order=orders_pb2.Order(order_id=str(uuid.uuid4()), channel_id=channel, channel_order_id=channel_order_id,
+                               account=common_pb2.Account(type=common_pb2.ACCOUNT_TYPE_MOBILE, id=account),
+                               payment=common_pb2.Payment(method=common_pb2.PAYMENT_METHOD_VOUCHER)),
+        change=orders_pb2.StatusChange(to_status=orders_pb2.ORDER_STATUS_PENDING))
+
+
+async def test_parallel_pin_guesses_are_counted_before_any_pin_is_checked(engine) -> None:  # type: ignore[no-untyped-def]
+    """50 redemptions at one account at once, over two replicas, with no failure recorded yet: only as many as
+    the lockout allows (5) may go on to check a PIN; the others are refused at once."""
+    a, b = engine
+    account = number()
+    keys = [f"demo:par-{uuid.uuid4().hex}" for _ in range(50)]
+    decisions = await asyncio.gather(*((a, b)[i % 2].evaluate(*attempt(
+        account, amount=0, action="voucher_redemption", key=key)) for i, key in enumerate(keys)))
+    outcomes = [(d.verdict.outcome.value, d.verdict.reason_code) for d in decisions]
+    assert outcomes.count(("ALLOW", "")) == 5
+    assert outcomes.count(("DENY", "VOUCHER_LOCKED_OUT")) == 45
+    tried = [k for k, d in zip(keys, decisions, strict=True) if d.verdict.outcome.value == "ALLOW"]
+    # The five PINs were right after all (their orders were created): their places go back.
+    await _apply(a, *[_redeemed(k.split(":", 1)[1], account) for k in tried])
+    assert await a.lockout("account", account) == (None, 0)
+    again = await a.evaluate(*attempt(account, amount=0, action="voucher_redemption"))
+    assert again.verdict.outcome.value == "ALLOW"
+
+
+async def test_a_wrong_pin_confirms_its_guess_and_a_right_one_releases_it(engine) -> None:  # type: ignore[no-untyped-def]
+    a, _ = engine
+    account = number()
+    keys = [f"demo:one-{uuid.uuid4().hex}" for _ in range(5)]
+    for key in keys:
+        assert (await a.evaluate(*attempt(account, amount=0, action="voucher_redemption",
+                                          key=key))).verdict.outcome.value == "ALLOW"
+    # Four wrong PINs (their events carry the attempt's channel order id), one spent card (a right PIN).
+    events = [vouchers_pb2.VoucherRedemptionFailed(
+        channel_id="demo", channel_order_id=k.split(":", 1)[1], reason_code=reason, at=to_timestamp(utcnow()),
+        account=common_pb2.Account(type=common_pb2.ACCOUNT_TYPE_MOBILE, id=account))
+        for k, reason in zip(keys, ["VOUCHER_INVALID"] * 4 + ["VOUCHER_ALREADY_REDEEMED"], strict=True)]
+    await _apply(a, *events)
+    until, recent = await a.lockout("account", account)
+    assert (until, recent) == (None, 4)  # counted once each (not again on top of its guess); the right PIN
+    #                                      released its place
+    assert (await a.evaluate(*attempt(account, amount=0, action="voucher_redemption"))).verdict.outcome.value \
+        == "ALLOW"  # the 5th guess ...
+    assert (await a.evaluate(*attempt(account, amount=0, action="voucher_redemption"))).verdict.reason_code \
+        == "VOUCHER_LOCKED_OUT"  # ... and no 6th while it is pending
+
+
+async def test_a_guess_refused_for_another_reason_gives_its_place_back(engine) -> None:  # type: ignore[no-untyped-def]
+    a, _ = engine
+    account, device = number(), f"dev-{uuid.uuid4().hex}"
+    await a.put_list_entry("block", "device", device, None, "stolen phone", "alice")
+    for _ in range(8):
+        d = await a.evaluate(*attempt(account, amount=0, action="voucher_redemption", device=device))
+        assert d.verdict.reason_code == "RISK_BLOCKLISTED"
+    assert await a.lockout("account", account) == (None, 0)  # no PIN was checked: nothing counted
+
+
+async def test_a_channel_has_a_pin_failure_budget_over_all_its_accounts(engine) -> None:  # type: ignore[no-untyped-def]
+    """Rotating accounts with no device or IP lock no account: the channel's budget stops the spray."""
+    a, _ = engine
+    budgeted = RiskService(a.pool, a.outbox, a.rulebook, a.features_pool, channel_pin_budget=20)
+    updates_budget = 20  # the service's budget
+    channel = f"spray{uuid.uuid4().hex[:8]}"
+    decisions = [await budgeted.evaluate(*attempt(number(), amount=0, action="voucher_redemption", channel=channel))
+                 for _ in range(updates_budget + 5)]
+    outcomes = [(d.verdict.outcome.value, d.verdict.reason_code) for d in decisions]
+    assert outcomes[:updates_budget] == [("ALLOW", "")] * updates_budget
+    assert outcomes[updates_budget:] == [("DENY", "VOUCHER_LOCKED_OUT")] * 5
+    assert set(_features(decisions[-1])["locked_out"]) == {"account", "device", "ip"}
+    # Another channel is not affected, nor a recharge of this one.
+    assert (await budgeted.evaluate(*attempt(number(), amount=0, action="voucher_redemption"))).verdict.outcome \
+        .value == "ALLOW"
+    assert (await budgeted.evaluate(*attempt(number(), channel=channel))).verdict.outcome.value == "ALLOW"
 
 
 async def test_shadow_mode_decides_and_records_without_enforcing(engine) -> None:  # type: ignore[no-untyped-def]

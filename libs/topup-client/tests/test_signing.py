@@ -112,3 +112,17 @@ def test_verify_callback_accepts_ours_and_refuses_the_rest() -> None:
         verify_callback("cb-secret", "POST", "/notify?x=1", headers, body, now=time.time() + 400)
     with pytest.raises(CallbackVerificationError):
         verify_callback("cb-secret", "POST", "/notify?x=1", headers, body, channel_id="another")
+
+
+def test_a_callback_timestamp_with_a_look_alike_digit_is_refused_not_a_crash() -> None:
+    import time as _time
+
+    import pytest
+
+    from topup_client.signing import CallbackVerificationError, verify_callback
+
+    body = b"{}"
+    headers = signed_headers("demo", "cb-secret", "POST", "/notify", body)
+    headers["X-Timestamp"] = str(int(_time.time()))[:-1] + "\u00b9"  # a superscript one: isdigit() says yes
+    with pytest.raises(CallbackVerificationError, match="timestamp"):
+        verify_callback("cb-secret", "POST", "/notify", headers, body)

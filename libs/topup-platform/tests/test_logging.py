@@ -30,3 +30,27 @@ def test_json_line_carries_service_and_no_secret(capsys: pytest.CaptureFixture[s
     assert record["order_id"] == "o-1"
     assert "1234567890123456" not in line
     logging.getLogger().handlers.clear()
+
+
+@pytest.mark.parametrize("json_lines", [True, False])
+def test_an_exception_is_logged_without_its_local_variables(capsys: pytest.CaptureFixture[str],
+                                                            json_lines: bool) -> None:
+    """A traceback with locals would write whatever the frames held (a PIN, a request body, a secret) and grow
+    to hundreds of kilobytes for one bad request."""
+    configure_logging("gateway", json=json_lines)
+
+    def handler(pin: str) -> None:
+        body = "x" * 10_000  # noqa: F841  (a local the traceback must not show)
+        raise ValueError("bad input")
+
+    secret = "".join(str(i % 10) for i in range(1, 19))  # built here, so no source line shows it
+    try:
+        handler(secret)
+    except ValueError:
+        get_logger("t").exception("unhandled error")
+    err = capsys.readouterr().err
+    assert "ValueError" in err and "bad input" in err
+    assert secret not in err
+    assert "x" * 100 not in err
+    assert len(err) < 5000
+    logging.getLogger().handlers.clear()

@@ -4,6 +4,7 @@ sends the same body with the same channel_order_id, so the gateway answers it wi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -99,7 +100,8 @@ class _Base:
         p = payload if isinstance(payload, dict) else {}
         retry_after = response.headers.get("Retry-After", "")
         raise ApiError(response.status_code, p.get("code", "HTTP_ERROR"), p.get("message", response.text[:200]),
-                       p.get("request_id", ""), payload, float(retry_after) if retry_after.isdigit() else None)
+                       p.get("request_id", ""), payload,
+                       float(retry_after) if re.fullmatch(r"[0-9]{1,6}", retry_after, re.ASCII) else None)
 
     def _policy(self) -> dict[str, Any]:
         backoff = wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)

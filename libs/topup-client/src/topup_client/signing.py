@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from typing import Any
@@ -134,7 +135,9 @@ def verify_callback(secrets_by_key: str | bytes | dict[str, str], method: str, p
     timestamp, nonce, signature = header(HEADER_TIMESTAMP), header(HEADER_NONCE), header(HEADER_SIGNATURE)
     if channel_id is not None and header(HEADER_CHANNEL) != channel_id:
         raise CallbackVerificationError("for another channel")
-    if not timestamp.isdigit() or abs((time.time() if now is None else now) - int(timestamp)) > window_seconds:
+    # ASCII digits only: a superscript digit passes str.isdigit() and then breaks int()
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp, re.ASCII) or abs(
+            (time.time() if now is None else now) - int(timestamp)) > window_seconds:
         raise CallbackVerificationError("timestamp outside the window")
     if isinstance(secrets_by_key, dict):
         key_id = headers.get(HEADER_KEY_ID) or next(

@@ -69,7 +69,10 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Never the frames' local variables (structlog's default with rich installed): they hold what a request
+        # carried (a PIN, a body, a key), and one bad request would write hundreds of kilobytes.
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(),
+                                           exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         # Drop below-level events before any other processor runs (they would be filtered later anyway).

@@ -25,8 +25,8 @@ from topup_platform.logging import get_logger
 
 log = get_logger(__name__)
 
-_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]*$")
+_FILE = re.compile(r"([0-9]{4})_[a-z0-9_]+\.sql", re.ASCII)
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]*", re.ASCII)
 
 
 class MigrationError(RuntimeError):
@@ -48,7 +48,7 @@ class Migration:
 def load(namespace: str, directory: Traversable) -> list[Migration]:
     found = []
     for entry in directory.iterdir():
-        match = _FILE.match(entry.name)
+        match = _FILE.fullmatch(entry.name)
         if match:
             found.append(Migration(namespace, int(match.group(1)), entry.name, entry.read_text("utf-8")))
     found.sort(key=lambda m: m.version)
@@ -65,7 +65,7 @@ def platform_migrations() -> list[Migration]:
 
 async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply what is missing in `schema`; returns the names applied."""
-    if not _SCHEMA.match(schema):
+    if not _SCHEMA.fullmatch(schema):
         raise MigrationError(f"bad schema name {schema!r}")
     applied_now: list[str] = []
     lock_key = int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)

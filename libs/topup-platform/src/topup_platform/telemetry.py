@@ -56,7 +56,8 @@ def _exporter_from_env() -> SpanExporter | None:
 
 
 #: a subscriber's number (mobile, or broadband: 0, the area code, the line) is personal data: it never leaves in
-#: a span, though URLs carry it (`/v1/accounts/mobile/186.../recharges`, `?account=...`, BOSS's subscriber paths)
+#: a span, though URLs carry it (`/v1/accounts/mobile/186.../recharges`, `?account=...`, BOSS's subscriber paths).
+#: The one place `\d` is meant Unicode-wide: masking errs towards more (a look-alike number is masked too).
 _ACCOUNT = re.compile(r"(?<!\d)(?:(?:\+|%2[Bb])?86[- ]?)?(?:1[3-9]\d{9}|0\d{10,11})(?!\d)")
 _URL_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.url", "http.target")
 

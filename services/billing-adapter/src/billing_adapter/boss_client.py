@@ -10,10 +10,12 @@ from typing import Any
 
 import aiohttp
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from yarl import URL
 
 from billing_adapter import transformers
 from billing_adapter.domain.outcomes import Classified
 from topup_platform import telemetry
+from topup_platform.identifiers import url_segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ class BossClient:
             "pack_code": pack_code}, deadline=deadline)
 
     async def query(self, transaction_id: str) -> Call:
-        return await self._call("GET", f"/boss/v1/transactions/{transaction_id}", transformers.classify_query)
+        return await self._call("GET", f"/boss/v1/transactions/{url_segment(transaction_id)}",
+                                transformers.classify_query)
 
     async def ported_numbers(self, since: datetime) -> list[tuple[datetime, str, str]]:
         """(ported_at, number, carrier) of the numbers BOSS published as ported since `since`."""
@@ -86,15 +89,20 @@ class BossClient:
 
     async def balance(self, account_type: str, account_id: str) -> tuple[int, Mapping[str, Any]]:
         """(HTTP status, body) of a balance query; transport errors propagate."""
-        async with self.session.get(f"{self.base_url}/boss/v1/subscribers/{account_type}/{account_id}") as reply:
+        async with self.session.get(self._url(f"/boss/v1/subscribers/{url_segment(account_type)}/"
+                                              f"{url_segment(account_id)}")) as reply:
             return reply.status, await _json(reply)
+
+    def _url(self, path: str) -> URL:
+        """The URL of `path`, whose segments are quoted already (url_segment): taken as it is, not re-parsed."""
+        return URL(self.base_url + path, encoded=True)
 
     async def _call(self, method: str, path: str, classify: Callable[[int, Mapping[str, Any]], Classified],
                     body: dict[str, Any] | None = None, *, deadline: datetime | None = None) -> Call:
         started = time.perf_counter()
         headers = {"X-Request-Deadline": deadline.isoformat()} if deadline is not None else None
         try:
-            async with self.session.request(method, self.base_url + path, json=body, headers=headers) as reply:
+            async with self.session.request(method, self._url(path), json=body, headers=headers) as reply:
                 result = classify(reply.status, await _json(reply))
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             result = transformers.classify_transport_error(err)

@@ -10,7 +10,7 @@ import grpc
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
-from topup_platform import vocab
+from topup_platform import identifiers, vocab
 from topup_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from topup_platform.logging import get_logger
 from topup_platform.timeutil import to_timestamp, utcnow
@@ -29,16 +29,22 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     ) -> billing_pb2.Balance:
         if request.account.type not in vocab.ACCOUNT_TYPE_NAMES or not request.account.id:
             raise InvalidArgument("account is required")
+        account_type = vocab.ACCOUNT_TYPE_NAMES[request.account.type]
+        if not identifiers.valid_account(account_type, request.account.id):  # before anything goes to BOSS
+            raise InvalidArgument("the account id does not have the format of its type", code="ACCOUNT_INVALID")
         try:
-            _, body = await self.boss.balance(vocab.ACCOUNT_TYPE_NAMES[request.account.type], request.account.id)
+            _, body = await self.boss.balance(account_type, request.account.id)
         except Exception as err:  # a read: the gate's breaker is for the writes BOSS must not be flooded with
             raise Unavailable("BOSS did not answer the balance query", code="BOSS_UNAVAILABLE") from err
         if body.get("result_code") == "2001":
             raise NotFound("BOSS has no such subscriber", code="BOSS_SUBSCRIBER_NOT_FOUND")
         if body.get("result_code") != "0000":
             raise Unavailable("BOSS could not answer the balance query", code="BOSS_UNAVAILABLE")
-        return billing_pb2.Balance(account=request.account, balance_fen=int(body["balance_fen"]),
-                                   data_remaining_mb=int(body["data_mb"]), as_of=to_timestamp(utcnow()))
+        balance, data_mb = body.get("balance_fen"), body.get("data_mb")
+        if type(balance) is not int or type(data_mb) is not int:  # JSON integers, nothing int() would coerce
+            raise Unavailable("BOSS's balance answer is not readable", code="BOSS_UNAVAILABLE")
+        return billing_pb2.Balance(account=request.account, balance_fen=balance, data_remaining_mb=data_mb,
+                                   as_of=to_timestamp(utcnow()))
 
     async def GetFulfilment(
         self, request: billing_pb2.GetFulfilmentRequest, context: grpc.aio.ServicerContext
@@ -65,7 +71,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
 
 def _order_id(value: str) -> UUID:
     try:
-        return UUID(value)
+        return identifiers.parse_uuid(value)
     except ValueError:
         raise NotFound("no such fulfilment") from None
 

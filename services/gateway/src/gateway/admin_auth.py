@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.errors import ApiError
 from gateway.settings import GatewaySettings
+from topup_platform import identifiers as ids
 
 AUDIENCE = "topup-admin"
 _bearer = HTTPBearer(auto_error=False,
@@ -43,6 +44,10 @@ class Staff:
 
 
 def issue_token(settings: GatewaySettings, staff_id: str, roles: list[Role], ttl_seconds: int | None = None) -> str:
+    """A token for `staff_id`, which must be canonical (lower-case ASCII: `rita`, never `Rita` or `ｒｉｔａ`), so
+    that one person has one id wherever it is compared (four eyes, audit trails)."""
+    if not ids.matches(ids.STAFF_ID, staff_id):
+        raise ValueError(f"a staff id must match {ids.STAFF_ID} (lower-case ASCII)")
     now = int(time.time())
     claims = {"sub": staff_id, "roles": [r.value for r in roles], "iss": settings.admin_jwt_issuer, "aud": AUDIENCE,
               "iat": now, "exp": now + (ttl_seconds or settings.admin_token_ttl_seconds)}
@@ -56,8 +61,10 @@ def verify_token(settings: GatewaySettings, token: str) -> Staff:
                             options={"require": ["sub", "exp", "iat", "roles"]})
     except jwt.PyJWTError as err:
         raise ApiError("ADMIN_AUTH_REQUIRED", "the bearer token is not valid") from err
+    if not ids.matches(ids.STAFF_ID, claims["sub"]):  # "", " ", "Rita", non-ASCII: not one of our staff ids
+        raise ApiError("ADMIN_AUTH_REQUIRED", "the token names no valid member of staff")
     roles = frozenset(Role(r) for r in claims["roles"] if r in Role.__members__.values())
-    return Staff(str(claims["sub"]), roles)
+    return Staff(claims["sub"], roles)
 
 
 def require(*allowed: Role) -> Callable[..., Coroutine[Any, Any, Staff]]:

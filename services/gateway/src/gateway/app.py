@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.auth import require_json
 from gateway.callback_net import NotifyUrlChecker, callback_guard
 from gateway.callbacks import CallbackService
 from gateway.channels import ChannelRegistry, SecretBox
@@ -128,6 +129,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
         default_response_class=FastJSON,
         telemetry=telemetry.fastapi_telemetry(),
+        dependencies=[Depends(require_json)],
     )
     # outermost last: the request id and metrics cover the requests the shedder refuses
     app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight,

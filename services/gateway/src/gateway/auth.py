@@ -11,7 +11,6 @@ request over quota costs no database round trip.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Annotated
 
@@ -21,16 +20,14 @@ from gateway.channels import Channel, ChannelRegistry
 from gateway.errors import ApiError
 from gateway.limits import QuotaLimiter, retry_after
 from gateway.nonces import NonceStore
-
-NONCE_RE = re.compile(r"^[\x21-\x7e]{16,64}$")
-CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+from topup_platform import identifiers as ids
 
 
 async def read_body(request: Request, limit: int, seconds: float = 10.0) -> bytes:
     """The raw body, refusing (413) more than `limit` bytes without reading them all, and (408) a body that
     trickles in slower than `seconds`."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and ids.matches(r"[0-9]{1,19}", declared) and int(declared) > limit:
         raise ApiError("PAYLOAD_TOO_LARGE", f"at most {limit} bytes")
     chunks, size = [], 0
     try:
@@ -43,6 +40,25 @@ async def read_body(request: Request, limit: int, seconds: float = 10.0) -> byte
     except TimeoutError:
         raise ApiError("REQUEST_TIMEOUT", f"the body must arrive within {seconds:g} s") from None
     return b"".join(chunks)
+
+
+#: the APIs whose bodies are JSON (a provider's refund notice is read as the provider signed it)
+JSON_APIS = ("/v1/", "/admin/v1/")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def require_json(request: Request) -> None:
+    """A dependency of every route: a body sent to the JSON APIs must be declared `application/json` (with, at
+    most, `charset=utf-8`), else 415 `UNSUPPORTED_MEDIA_TYPE`, before anything reads it. A request without a
+    body needs no Content-Type."""
+    if request.method not in _WITH_BODY or not request.url.path.startswith(JSON_APIS):
+        return
+    headers = request.headers
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return
+    media, *params = (part.strip().lower() for part in headers.get("content-type", "").split(";"))
+    if media != "application/json" or any(p.replace(" ", "") not in ("charset=utf-8", "") for p in params):
+        raise ApiError("UNSUPPORTED_MEDIA_TYPE", details={"content_type": headers.get("content-type", "")[:100]})
 
 
 def path_with_query(request: Request) -> str:
@@ -70,9 +86,10 @@ async def authenticate(
     quotas: QuotaLimiter = state.quotas
     if not (x_channel_id and x_timestamp and x_nonce and x_signature):
         raise ApiError("AUTH_HEADERS_MISSING")
-    if not CHANNEL_RE.match(x_channel_id) or not x_timestamp.isdigit() or len(x_timestamp) > 12:
+    # ASCII, matched whole: a superscript digit passes str.isdigit() and then breaks int()
+    if not ids.matches(ids.CHANNEL_ID, x_channel_id) or not ids.matches(ids.TIMESTAMP, x_timestamp):
         raise ApiError("AUTH_HEADERS_MISSING", "malformed X-Channel-Id or X-Timestamp")
-    if not NONCE_RE.match(x_nonce):
+    if not ids.matches(ids.NONCE, x_nonce):
         raise ApiError("AUTH_NONCE_INVALID")
     channel = await registry.get(x_channel_id)
     if channel is None:

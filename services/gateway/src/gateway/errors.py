@@ -63,6 +63,8 @@ _SPECS = [
     ErrorSpec("UNSUPPORTED_MEDIA_TYPE", 415, "请求体须为 application/json", "The request body must be application/json"),
     ErrorSpec("NOT_FOUND", 404, "资源不存在", "No such resource"),
     ErrorSpec("METHOD_NOT_ALLOWED", 405, "不支持该请求方法", "Method not allowed"),
+    ErrorSpec("PAYMENT_TRANSACTION_ID_INVALID", 422, "支付交易号格式错误:仅限英文字母、数字及 _ - . :,不得含空格或不可见字符",
+              "payment.transaction_id may hold only ASCII letters, digits and _ - . : (no spaces, no invisible characters)"),
     # --- accounts, catalog, pricing
     ErrorSpec("ACCOUNT_INVALID", 400, "充值账号格式错误", "The account id does not have the format of its account type"),
     ErrorSpec("ACCOUNT_NOT_SERVED", 422, "该号码不是中国联通用户(或已携号转网),无法充值",

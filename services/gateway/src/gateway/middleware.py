@@ -22,7 +22,7 @@ REQUESTS = Counter("topup_http_requests_total", "HTTP requests by route, method 
                    ["route", "method", "status"])
 LATENCY = Histogram("topup_http_request_seconds", "HTTP request latency by route", ["route", "method"],
                     buckets=LATENCY_BUCKETS)
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{8,64}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{8,64}", re.ASCII)
 class TrustBoundary:
     """The outermost layer of the gateway (outside FastAPI's own telemetry, which reads the trace headers):
     drops the trace context a caller sends, so every request starts a trace of ours. A channel neither picks
@@ -50,7 +50,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_id_str()
+        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else new_id_str()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

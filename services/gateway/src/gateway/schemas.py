@@ -6,7 +6,9 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from topup_platform import identifiers as ids
 
 AccountType = Literal["mobile", "broadband"]
 PaymentMethod = Literal["alipay", "wechat", "unionpay", "jd", "taobao", "unicom_pay"]
@@ -31,6 +33,37 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def fullmatch(pattern: str) -> AfterValidator:
+    """Validation by one of the platform's ASCII identifier patterns, matched whole (`re.fullmatch`)."""
+
+    def check(value: str) -> str:
+        if not ids.matches(pattern, value):
+            raise ValueError(f"must match {pattern} (ASCII characters only, nothing before or after)")
+        return value
+
+    return AfterValidator(check)
+
+
+def documented(pattern: str, **field: Any) -> Any:
+    """The pattern in the OpenAPI document (anchored, as JSON Schema reads it)."""
+    return Field(json_schema_extra={"pattern": f"^{pattern}$"}, **field)
+
+
+ChannelOrderId = Annotated[str, fullmatch(ids.CHANNEL_ORDER_ID), documented(
+    ids.CHANNEL_ORDER_ID, description="Your order id: the idempotency key of this request", examples=["A-1001"])]
+Sku = Annotated[str, fullmatch(ids.SKU), documented(ids.SKU, examples=["CREDIT_50"])]
+CardNumber = Annotated[str, fullmatch(ids.CARD_NUMBER), documented(ids.CARD_NUMBER)]
+#: checked by the route (`PAYMENT_TRANSACTION_ID_INVALID`, 422), not here: one payment has one spelling, and a
+#: second spelling of it ("T1 ", "T1\u200b") is refused with a code of its own
+TransactionId = Annotated[str, Field(min_length=1, max_length=128), documented(
+    ids.TRANSACTION_ID, description="The provider's transaction id: ASCII letters, digits, _ - . : (no spaces, no "
+    "invisible characters), else `PAYMENT_TRANSACTION_ID_INVALID`", examples=["2026112422001"])]
+VisibleId = Annotated[str, fullmatch(ids.VISIBLE), documented(ids.VISIBLE)]
+KeyId = Annotated[str, fullmatch(ids.KEY_ID), documented(ids.KEY_ID)]
+ChannelIdText = Annotated[str, fullmatch(ids.CHANNEL_ID), documented(
+    ids.CHANNEL_ID, description="Lower-case letters, digits, - and _")]
+
+
 class _Strict(BaseModel):
     """Request bodies: no unknown fields; no text with control characters or invalid Unicode (they would only
     fail further down, in SQL or in protobuf)."""
@@ -45,33 +78,31 @@ class _Strict(BaseModel):
 
 class Account(_Strict):
     type: AccountType
-    id: str = Field(min_length=1, max_length=32, description="11-digit mobile number, or broadband account id",
+    id: str = Field(min_length=1, max_length=32, description="11-digit mobile number, or broadband account id "
+                    "(ASCII digits; checked against its type: `ACCOUNT_INVALID`)",
                     examples=["18612345678", "01087654321"])
 
 
 class PaymentIn(_Strict):
     method: PaymentMethod
-    transaction_id: str = Field(min_length=1, max_length=128, description="The provider's transaction id",
-                                examples=["2026112422001"])
+    transaction_id: TransactionId
     paid_fen: StrictInt = Field(gt=0, le=100_000_000, description="What the subscriber paid the channel, in fen",
                                 examples=[5000])
-    payer_account: str | None = Field(None, max_length=128, description="The payer's account at the provider")
+    payer_account: VisibleId | None = Field(None, description="The payer's account at the provider")
 
 
 class RiskContext(_Strict):
     """Optional signals about the subscriber's session, for the risk engine."""
 
-    device_id: str | None = Field(None, max_length=128)
+    device_id: VisibleId | None = None
     ip: str | None = Field(None, max_length=64)
-    user_id: str | None = Field(None, max_length=128)
+    user_id: VisibleId | None = None
 
 
 class RechargeIn(_Strict):
-    channel_order_id: str = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$",
-                                  description="Your order id: the idempotency key of this request",
-                                  examples=["A-1001"])
+    channel_order_id: ChannelOrderId
     account: Account
-    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$", examples=["CREDIT_50"])
+    sku: Sku
     payment: PaymentIn
     notify_url: str | None = Field(None, max_length=512, pattern=r"^https?://[^\s]+$",
                                    description="Where we POST the signed final status")
@@ -79,10 +110,9 @@ class RechargeIn(_Strict):
 
 
 class RedemptionIn(_Strict):
-    channel_order_id: str = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$",
-                                  description="Your order id: the idempotency key of this request")
+    channel_order_id: ChannelOrderId
     account: Account
-    pin: str = Field(min_length=1, max_length=64, description="The card's secret PIN (18 digits)")
+    pin: str = Field(min_length=1, max_length=64, description="The card's secret PIN (18 ASCII digits)")
     notify_url: str | None = Field(None, max_length=512, pattern=r"^https?://[^\s]+$",
                                    description="Where we POST the signed final status")
     risk_context: RiskContext | None = None
@@ -109,7 +139,7 @@ class OrdersPage(BaseModel):
 
 
 class PriceIn(_Strict):
-    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$")
+    sku: Sku
     price_fen: StrictInt = Field(gt=0, le=100_000_000)
 
 
@@ -123,7 +153,7 @@ class PriceListOut(BaseModel):
 
 
 class VoucherBatchIn(_Strict):
-    sku: str = Field(pattern=r"^[A-Z0-9_]{1,32}$")
+    sku: Sku
     count: StrictInt = Field(ge=1, le=100_000)
     expires_at: datetime
     note: str = Field("", max_length=200)
@@ -141,8 +171,8 @@ class VoucherBatchOut(BaseModel):
 
 
 class CardRangeIn(_Strict):
-    card_first: str | None = Field(None, pattern=r"^\d{16}$", description="First card of a range (or the one card)")
-    card_last: str | None = Field(None, pattern=r"^\d{16}$", description="Last card of the range (inclusive)")
+    card_first: CardNumber | None = Field(None, description="First card of a range (or the one card)")
+    card_last: CardNumber | None = Field(None, description="Last card of the range (inclusive)")
     reason: str = Field("", max_length=200)
 
 
@@ -344,7 +374,6 @@ class DeadlineOut(BaseModel):
 
 # --- the channel registry (admin API) ---------------------------------------------------------------------
 
-ChannelId = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", description="Lower-case letters, digits, - and _")
 KeyKind = Literal["hmac", "rsa", "callback"]
 Permission = Literal["balance"]
 _URL_PREFIX = r"^https?://[^\s]+$"
@@ -364,7 +393,7 @@ class CallbackSettingsIn(_Strict):
 
 
 class ChannelIn(_Strict):
-    channel_id: str = ChannelId
+    channel_id: ChannelIdText
     name: str = Field(min_length=1, max_length=100)
     enabled: bool = True
     permissions: list[Permission] = Field(default_factory=list, description="What it may do beyond recharging")
@@ -389,7 +418,7 @@ class ChannelPatchIn(_Strict):
 class KeyIn(_Strict):
     kind: KeyKind = Field(description="hmac: we make a request-signing secret; rsa: register your public key; "
                                       "callback: we make a new secret for signing our callbacks to you")
-    key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Default: made up for you")
+    key_id: KeyId | None = Field(None, description="Default: made up for you")
     public_key_pem: str | None = Field(None, max_length=8192, description="For kind rsa: PEM, >= 2048 bits")
     retire_others_after_seconds: StrictInt | None = Field(
         None, ge=0, le=90 * 86400,

@@ -108,8 +108,9 @@ def test_text_fields_refuse_control_characters() -> None:
     from gateway.schemas import RechargeIn
 
     body = {"channel_order_id": "A-1", "account": {"type": "mobile", "id": "18612345678"}, "sku": "CREDIT_50",
-            "payment": {"method": "alipay", "transaction_id": "E\u0000", "paid_fen": 5000}}
+            "payment": {"method": "alipay", "transaction_id": "2026112422001", "paid_fen": 5000},
+            "risk_context": {"ip": "10.0.0.1\u0000"}}
     with pytest.raises(ValidationError, match="control characters"):
         RechargeIn.model_validate_json(json.dumps(body))
-    body["payment"]["transaction_id"] = "2026112422001"  # type: ignore[index]
-    assert RechargeIn.model_validate_json(json.dumps(body)).payment.transaction_id == "2026112422001"
+    body["risk_context"]["ip"] = "10.0.0.1"  # type: ignore[index]
+    assert RechargeIn.model_validate_json(json.dumps(body)).risk_context.ip == "10.0.0.1"  # type: ignore[union-attr]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from uuid import UUID
 
 import asyncpg
 import grpc
@@ -17,11 +15,10 @@ from orders.service import OrdersService
 from orders.vouchers import Redemption, VoucherService
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2, orders_pb2_grpc
-from topup_platform import telemetry, vocab
+from topup_platform import identifiers, telemetry, vocab
 from topup_platform.errors import DomainError
 from topup_platform.timeutil import from_timestamp, to_timestamp
 
-CHANNEL_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 STATUS_FROM_PB = {v: k for k, v in convert.STATUS_TO_PB.items()}
 CARD_STATE_TO_PB: dict[CardState, orders_pb2.VoucherState] = {
     CardState.CREATED: orders_pb2.VOUCHER_STATE_CREATED,
@@ -35,7 +32,7 @@ CARD_STATE_TO_PB: dict[CardState, orders_pb2.VoucherState] = {
 
 
 def _channel_order_id(value: str) -> str:
-    if not CHANNEL_ORDER_ID_RE.match(value):
+    if not identifiers.matches(identifiers.CHANNEL_ORDER_ID, value):
         raise InvalidRequest("channel_order_id must be 1-64 characters of letters, digits, _ - . :")
     return value
 
@@ -43,10 +40,14 @@ def _channel_order_id(value: str) -> str:
 def _validate_create(request: orders_pb2.CreateRechargeRequest) -> RechargeRequest:
     if not request.channel_id:
         raise InvalidRequest("channel_id is required")
-    if not request.sku:
-        raise InvalidRequest("sku is required")
-    if not 1 <= len(request.payment.transaction_id) <= 128:
-        raise InvalidRequest("payment.transaction_id must be 1-128 characters")
+    if not identifiers.matches(identifiers.TRANSACTION_ID, request.payment.transaction_id):
+        # one payment, one spelling: "T1 " or "T1\u200b" would be a second use of the payment "T1"
+        raise InvalidRequest(f"payment.transaction_id must match {identifiers.TRANSACTION_ID}",
+                             code="PAYMENT_TRANSACTION_ID_INVALID")
+    if request.payment.payer_account and not identifiers.matches(identifiers.VISIBLE, request.payment.payer_account):
+        raise InvalidRequest("payment.payer_account must be visible ASCII characters")
+    if not identifiers.matches(identifiers.SKU, request.sku):
+        raise InvalidRequest(f"sku must match {identifiers.SKU}")
     if request.payment.paid_fen <= 0:
         raise InvalidRequest("payment.paid_fen must be a positive number of fen")
     if request.payment.method == common_pb2.PAYMENT_METHOD_VOUCHER:
@@ -141,7 +142,7 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         if not request.decision_id or len(request.decision_id) > 64:
             raise InvalidRequest("decision_id must be 1-64 characters")
         try:
-            order_id = UUID(request.order_id)
+            order_id = identifiers.parse_uuid(request.order_id)
         except ValueError:
             raise OrderNotFound("no such order") from None
         order = await self.service.apply_review_decision(order_id, request.decision, request.decision_id, actor_id,

@@ -35,7 +35,7 @@ from orders.domain.models import (
 from orders.domain.state import Status, Transition, next_status
 from orders.domain.vouchers import CardTransition
 from topup.orders.v1 import orders_pb2
-from topup_platform import telemetry
+from topup_platform import identifiers, telemetry
 from topup_platform.events import ORDERS_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
@@ -207,7 +207,7 @@ class OrdersService:
 
     async def get_order(self, order_id: str, channel_id: str, *, include_history: bool) -> Order:
         try:
-            uid = UUID(order_id)
+            uid = identifiers.parse_uuid(order_id)
         except ValueError:
             raise OrderNotFound("no such order", order_id=order_id) from None
         async with self.pool.acquire() as conn:

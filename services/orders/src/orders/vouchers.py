@@ -52,6 +52,7 @@ from orders.domain.vouchers import (
 from orders.service import OrdersService
 from topup.events.v1 import vouchers_pb2
 from topup.orders.v1 import orders_pb2
+from topup_platform import identifiers
 from topup_platform.events import VOUCHERS_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
@@ -250,14 +251,14 @@ class VoucherService:
         """Publish the failed attempt (the risk engine counts them per account, device and IP for lockout)."""
         event = vouchers_pb2.VoucherRedemptionFailed(
             channel_id=r.channel_id, account=convert.account_to_pb(r.account), device_id=r.device_id, ip=r.ip,
-            user_id=r.user_id, reason_code=reason_code, at=to_timestamp(utcnow()))
+            user_id=r.user_id, reason_code=reason_code, at=to_timestamp(utcnow()), channel_order_id=r.channel_order_id)
         await self.outbox.add(conn, VOUCHERS_TOPIC, event, aggregate_type="account", aggregate_id=r.account.id)
         self.outbox.wake()
 
 
 def _uuid(value: str, error: type[OrdersError]) -> UUID:
     try:
-        return UUID(value)
+        return identifiers.parse_uuid(value)
     except ValueError:
         raise error("no such thing", id=value) from None
 

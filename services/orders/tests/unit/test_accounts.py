@@ -13,7 +13,9 @@ def test_mobile_numbers(number: str) -> None:
     assert Account(AccountType.MOBILE, number).segment == number[:3]
 
 
-@pytest.mark.parametrize("bad", ["1861234567", "186123456789", "28612345678", "1861234567a", "", "+8618612345678"])
+@pytest.mark.parametrize("bad", ["1861234567", "186123456789", "28612345678", "1861234567a", "", "+8618612345678",
+                                 "１８６１２３４５６７８", "١٨٦١٢٣٤٥٦٧٨", "18612345678\n", "1861234567８",
+                                 "18612345678?x=1", ".."])
 def test_bad_mobile_numbers(bad: str) -> None:
     with pytest.raises(AccountInvalid):
         Account(AccountType.MOBILE, bad)
@@ -24,7 +26,8 @@ def test_broadband_accounts(account_id: str, area: str) -> None:
     assert Account(AccountType.BROADBAND, account_id).area_code == area
 
 
-@pytest.mark.parametrize("bad", ["18612345678", "0108765432", "0108765432100", "abc"])
+@pytest.mark.parametrize("bad", ["18612345678", "0108765432", "0108765432100", "abc", "０１０８７６５４３２１",
+                                 "01087654321\n"])
 def test_bad_broadband_accounts(bad: str) -> None:
     with pytest.raises(AccountInvalid):
         Account(AccountType.BROADBAND, bad)

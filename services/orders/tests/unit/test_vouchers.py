@@ -72,3 +72,15 @@ def test_card_state_machine() -> None:
     assert reached == set(CardState)
     # Redeemed, expired and void are final: nothing leaves them.
     assert all(not ({CardState.REDEEMED, CardState.EXPIRED, CardState.VOID} & s) for s, _ in CARD_TABLE.values())
+
+
+@pytest.mark.parametrize("pin", ["١" * 18, "１" * 18, "²" * 18, "12345678901234567８", "123456789012345678\n",
+                                 "12345678901234567"])
+def test_a_pin_of_look_alike_digits_is_no_pin(pin: str) -> None:
+    """Not a PIN (so VOUCHER_INVALID), rather than a PIN the ASCII hash then chokes on (a 500)."""
+    assert not valid_pin(pin)
+
+
+@pytest.mark.parametrize("number", ["８" * 16, "8601000001000014\n", "860100000100001٤"])
+def test_a_card_number_of_look_alike_digits_is_no_card_number(number: str) -> None:
+    assert not valid_card_number(number)

@@ -41,6 +41,7 @@ from refunds.provider import Accepted, ProviderClient, Transient
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2, orders_pb2_grpc
+from topup_platform import identifiers
 from topup_platform.errors import FailedPrecondition, InvalidArgument, NotFound, RemoteError, Unavailable
 from topup_platform.grpc_client import call
 from topup_platform.logging import get_logger
@@ -57,7 +58,7 @@ class StaffMember:
 
 def _case_id(value: str) -> UUID:
     try:
-        return UUID(value)
+        return identifiers.parse_uuid(value)
     except ValueError:
         raise NotFound("no such review case", code="CASE_NOT_FOUND") from None
 

@@ -19,7 +19,7 @@ from refunds.lifecycle import RefundBook
 from refunds.provider import PROVIDERS, verify_notice
 from topup.common.v1 import common_pb2
 from topup.refunds.v1 import refunds_pb2, refunds_pb2_grpc
-from topup_platform import vocab
+from topup_platform import identifiers, vocab
 from topup_platform.errors import InvalidArgument, NotFound, PermissionDenied
 from topup_platform.logging import get_logger
 from topup_platform.timeutil import from_timestamp, to_timestamp
@@ -39,7 +39,7 @@ MAX_PAGE = 200
 
 def _uuid(value: str, what: str) -> UUID:
     try:
-        return UUID(value)
+        return identifiers.parse_uuid(value)
     except ValueError:
         raise InvalidArgument(f"{what} must be a valid id") from None
 
@@ -121,8 +121,8 @@ class RefundsServicer(refunds_pb2_grpc.RefundsServiceServicer):
     async def GetRefund(self, request: refunds_pb2.GetRefundRequest,
                         context: grpc.aio.ServicerContext) -> refunds_pb2.Refund:
         try:
-            refund_id = UUID(request.refund_id) if request.refund_id else None
-            order_id = UUID(request.order_id) if refund_id is None else None
+            refund_id = identifiers.parse_uuid(request.refund_id) if request.refund_id else None
+            order_id = identifiers.parse_uuid(request.order_id) if refund_id is None else None
         except ValueError:
             raise NotFound("no such refund", code="REFUND_NOT_FOUND") from None
         async with self.pool.acquire() as conn:
@@ -154,8 +154,10 @@ class RefundsServicer(refunds_pb2_grpc.RefundsServiceServicer):
             raise PermissionDenied("the notice's signature does not verify", code="NOTICE_SIGNATURE_INVALID")
         try:
             notice = orjson.loads(request.body)
-            refund_id, status = UUID(str(notice["refund_id"])), str(notice["status"])
-            amount = int(notice["amount_fen"])
+            refund_id, status = identifiers.parse_uuid(str(notice["refund_id"])), str(notice["status"])
+            amount = notice["amount_fen"]
+            if type(amount) is not int:  # a JSON integer: int("١٠٠") would take a string of look-alike digits
+                raise TypeError("amount_fen must be an integer")
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             raise InvalidArgument("the notice is not a refund notice") from None
         try:
@@ -247,7 +249,7 @@ class RefundsServicer(refunds_pb2_grpc.RefundsServiceServicer):
     async def GetCase(self, request: refunds_pb2.GetCaseRequest,
                       context: grpc.aio.ServicerContext) -> refunds_pb2.ReviewCase:
         try:
-            case_id = UUID(request.case_id)
+            case_id = identifiers.parse_uuid(request.case_id)
         except ValueError:
             raise NotFound("no such review case", code="CASE_NOT_FOUND") from None
         return await self._case(case_id)

@@ -65,3 +65,12 @@ def test_four_eyes() -> None:
     with pytest.raises(PermissionDenied) as err:
         check_second_person("alice", "alice")
     assert err.value.code == "FOUR_EYES_SAME_PERSON"
+
+
+@pytest.mark.parametrize(("proposer", "approver"), [("rita", "Rita"), ("Rita", "rita"), ("rita", "ＲＩＴＡ"),
+                                                    ("rita", "rita "), ("straße", "STRASSE"), ("rita", "ri\u200bta")])
+def test_four_eyes_compares_staff_ids_canonically(proposer: str, approver: str) -> None:
+    """One person, spelt two ways, is still one pair of eyes."""
+    with pytest.raises(PermissionDenied) as err:
+        check_second_person(proposer, approver)
+    assert err.value.code == "FOUR_EYES_SAME_PERSON"

@@ -18,7 +18,7 @@ from topup.common.v1 import common_pb2
 from topup.events.v1 import envelope_pb2
 from topup.events.v1 import risk_pb2 as events_pb2
 from topup.risk.v1 import risk_pb2
-from topup_platform import vocab
+from topup_platform import identifiers, vocab
 from topup_platform.ids import new_id, new_id_str
 from topup_platform.timeutil import from_timestamp, to_timestamp, utcnow
 
@@ -46,6 +46,9 @@ def attempt_from_pb(request: risk_pb2.EvaluateRequest) -> tuple[Attempt, dict[st
         raise InvalidRequest("idempotency_key and channel_id are required")
     if request.account.type not in vocab.ACCOUNT_TYPE_NAMES or not request.account.id:
         raise InvalidRequest("account is required")
+    if not identifiers.valid_account(vocab.ACCOUNT_TYPE_NAMES[request.account.type], request.account.id):
+        # the account is the key of velocity, lists and lockouts: one subscriber, one spelling
+        raise InvalidRequest("the account id does not have the format of its type", code="ACCOUNT_INVALID")
     if request.amount_fen < 0:
         raise InvalidRequest("amount_fen must not be negative")
     action = request.action or "recharge"
@@ -57,6 +60,9 @@ def attempt_from_pb(request: risk_pb2.EvaluateRequest) -> tuple[Attempt, dict[st
     for name, value in texts.items():
         if len(value) > _MAX_FIELD:
             raise InvalidRequest(f"{name} is longer than {_MAX_FIELD} characters")
+    for name in ("payer_account", "device_id", "user_id"):  # keys of velocity and lockouts too
+        if texts[name].strip() and not identifiers.matches(identifiers.VISIBLE, texts[name].strip()):
+            raise InvalidRequest(f"{name} must be visible ASCII characters")
     ip = ""
     if request.ip:
         try:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import grpc
 import orjson
@@ -19,7 +18,7 @@ from risk.domain.features import Attempt
 from risk.service import RiskService, RuleSetRecord, State
 from topup.common.v1 import common_pb2
 from topup.risk.v1 import risk_pb2, risk_pb2_grpc
-from topup_platform import telemetry
+from topup_platform import identifiers, telemetry
 from topup_platform.batching import MicroBatcher
 from topup_platform.errors import DomainError
 from topup_platform.timeutil import from_timestamp, to_timestamp
@@ -107,7 +106,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         self, request: risk_pb2.GetDecisionRequest, context: grpc.aio.ServicerContext
     ) -> risk_pb2.Decision:
         try:
-            decision_id = UUID(request.decision_id)
+            decision_id = identifiers.parse_uuid(request.decision_id)
         except ValueError:
             raise DecisionNotFound() from None
         stored = await self.service.get(decision_id)

@@ -1,5 +1,6 @@
 """Forgets what no rule can see any more: claims older than a day, counter rows untouched for longer than the
-longest window, voucher failures older than a day that lock nothing. One replica at a time (advisory lock),
+longest window, voucher failures older than a day that lock nothing, PIN guesses that never heard of their
+outcome after a day. One replica at a time (advisory lock),
 in small batches so that no statement holds many row locks."""
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ _PRUNE = [
     # no index on updated_at (it would stop updates being HOT): one scan, rows nobody has touched for a day
     f"DELETE FROM counters WHERE updated_at < now() - interval '{HORIZON_MINUTES + 1} minutes' AND $1 > 0",
     "DELETE FROM voucher_failures WHERE ctid = ANY(ARRAY(SELECT ctid FROM voucher_failures WHERE updated_at < "
-    "now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now()) LIMIT $1))",
+    "now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now()) "
+    "AND (guess_locked_until IS NULL OR guess_locked_until < now()) LIMIT $1))",
+    # a guess that never heard of its outcome stays counted until its failure left every window
+    "DELETE FROM pin_guesses WHERE ctid = ANY(ARRAY(SELECT ctid FROM pin_guesses WHERE created_at < "
+    "now() - interval '1 day' LIMIT $1))",
 ]
 
 

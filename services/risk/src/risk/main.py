@@ -31,8 +31,9 @@ async def main(settings: RiskSettings) -> int:
             await rulebook.seed()
             await rulebook.reload()
             outbox = Outbox(settings.service_name)
-            service = RiskService(rt.pool, outbox, rulebook, features_pool)
-            updates = FeatureUpdates(rulebook)
+            service = RiskService(rt.pool, outbox, rulebook, features_pool,
+                                  channel_pin_budget=settings.channel_pin_failure_budget)
+            updates = FeatureUpdates(rulebook, settings.channel_pin_failure_budget)
 
             rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
             rt.start_worker(Periodic("rules-refresh", rulebook.reload, settings.rules_refresh_seconds,

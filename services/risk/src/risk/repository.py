@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from risk.domain.features import CounterItem, CounterState
+from risk.domain import features as feat
+from risk.domain.features import CounterItem, CounterState, Guess, GuessRow, LockoutPolicy
 
 # One statement for a whole batch of attempts:
 #  1. claim each attempt's idempotency key (a key decided or claimed before counts nothing again);
@@ -198,3 +200,65 @@ async def audit(conn: asyncpg.Connection, actor: str, action: str, subject: str,
 
 async def lockout_row(conn: asyncpg.Connection, kind: str, value: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM voucher_failures WHERE kind = $1 AND value = $2", kind, value)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+async def lock_subjects(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The lockout rows of these subjects (created if new), locked in key order: two replicas touching one
+    account, device, IP or channel serialise, and never deadlock. Call inside a transaction."""
+    keys = sorted(set(keys))
+    await conn.execute(
+        """INSERT INTO voucher_failures (kind, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
+           ON CONFLICT DO NOTHING""", [k for k, _ in keys], [v for _, v in keys])
+    rows = await conn.fetch(
+        """SELECT v.kind, v.value, v.failures, v.locked_until, v.guess_locked_until, v.cleared_at
+           FROM unnest($1::text[], $2::text[]) AS q(kind, value)
+           CROSS JOIN LATERAL (SELECT * FROM voucher_failures v WHERE v.kind = q.kind AND v.value = q.value
+                               ORDER BY v.kind, v.value FOR UPDATE) AS v""",
+        [k for k, _ in keys], [v for _, v in keys])
+    return {(r["kind"], r["value"]): r for r in rows}
+
+
+async def reserve_guesses(conn: asyncpg.Connection, guesses: Sequence[Guess], policy: LockoutPolicy,
+                          channel_budget: int, now: float) -> dict[str, set[str]]:
+    """Take the guesses' places in their subjects' counts (features.reserve_guesses), in one transaction; returns
+    the guesses refused, with the kinds that refused them. A guess taken is recorded by its decision key, so
+    that its outcome can confirm or release it."""
+    if not guesses:
+        return {}
+    async with conn.transaction():
+        found = await lock_subjects(conn, [s for g in guesses for s in g.subjects])
+        rows = {k: GuessRow(list(r["failures"]), _ts(r["locked_until"]), _ts(r["guess_locked_until"]))
+                for k, r in found.items()}
+        refused = feat.reserve_guesses(rows, guesses, policy, channel_budget, now)
+        taken = [g for g in guesses if g.key not in refused]
+        if taken:
+            touched = sorted({s for g in taken for s in g.subjects})
+            keep = max(feat.MAX_FAILURES_KEPT, channel_budget, *policy.max_failures.values())
+            await conn.executemany(
+                """UPDATE voucher_failures SET failures = $3, guess_locked_until = $4, updated_at = now()
+                   WHERE kind = $1 AND value = $2""",
+                [(k, v, rows[(k, v)].failures[-keep:], _dt(rows[(k, v)].guess_locked_until)) for k, v in touched])
+            await conn.executemany(
+                """INSERT INTO pin_guesses (idempotency_key, at, subjects) VALUES ($1, $2, $3)
+                   ON CONFLICT DO NOTHING""",
+                [(g.key, now, [list(s) for s in g.subjects]) for g in taken])
+    return refused
+
+
+async def settle_guesses(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, tuple[float,
+                                                                                     list[tuple[str, str]]]]:
+    """Forget the guesses of these decision keys (their outcome is known), locking them; returns each one's
+    place (the time it was counted at, and its subjects). Call inside the transaction that applies the
+    outcome."""
+    rows = await conn.fetch(
+        """DELETE FROM pin_guesses WHERE idempotency_key = ANY($1::text[]) RETURNING idempotency_key, at, subjects""",
+        list(keys))
+    return {r["idempotency_key"]: (r["at"], [(k, v) for k, v in r["subjects"]]) for r in rows}

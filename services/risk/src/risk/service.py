@@ -16,10 +16,11 @@ from risk import repository
 from risk.convert import DECISION_MADE, StoredDecision, decision_envelope, hits_json, new_decision, stored_from_row
 from risk.domain import features as feat
 from risk.domain import rules
-from risk.domain.engine import Verdict
+from risk.domain.engine import Outcome, Verdict
 from risk.domain.errors import InvalidRequest, RuleSetInvalid, RuleSetIsLive, RuleSetNotFound
 from risk.domain.features import Attempt
 from risk.rulebook import RuleBook
+from topup_platform import identifiers
 from topup_platform.events import RISK_TOPIC
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
@@ -30,6 +31,9 @@ log = get_logger(__name__)
 DECISIONS = Counter("topup_risk_decisions_total", "Decisions by rule-set mode, action and outcome",
                     ["mode", "action", "outcome"])
 RULE_HITS = Counter("topup_risk_rule_hits_total", "Rules that fired, by mode and rule", ["mode", "rule"])
+GUESSES_REFUSED = Counter("topup_risk_voucher_guesses_refused_total",
+                          "Voucher PIN guesses refused before their PIN was checked, by the kind that refused them "
+                          "(account, device, ip locked; channel: its PIN-failure budget spent)", ["kind"])
 RULE_ERRORS = Counter("topup_risk_rule_errors_total", "Rules whose expression failed at run time (not fired)",
                       ["version", "rule"])
 
@@ -66,8 +70,10 @@ class State:
 
 class RiskService:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, rulebook: RuleBook,
-                 features_pool: asyncpg.Pool | None = None) -> None:
+                 features_pool: asyncpg.Pool | None = None, *, channel_pin_budget: int = 0) -> None:
         self.pool = pool
+        #: wrong voucher PINs (with the guesses pending) one channel may have within the lockout window; 0: none
+        self.channel_pin_budget = channel_pin_budget
         #: counting and feature reads; may run with synchronous_commit off (see main.py)
         self.features_pool = features_pool or pool
         self.outbox = outbox
@@ -98,6 +104,18 @@ class RiskService:
             seen = await repository.observe(conn, [a.key for a in batch], accounts, items, now_minute,
                                             feat.HORIZON_MINUTES, list_queries, lock_queries)
         counted = {i for i, a in enumerate(batch) if a.key in seen.claimed}
+        # A voucher PIN guess takes its place in the lockout counts before its PIN is checked (the count is taken
+        # before answering): of parallel wrong PINs, only as many as the lockout allows are ever tried.
+        guesses = [feat.Guess(a.key, (*a.lockout_subjects(), (feat.CHANNEL, a.channel_id)))
+                   for i, a in enumerate(batch) if i in counted and a.action == "voucher_redemption"]
+        refused: dict[str, set[str]] = {}
+        if guesses:
+            async with self.pool.acquire() as conn:
+                refused = await repository.reserve_guesses(conn, guesses, loaded.live.lockout,
+                                                           self.channel_pin_budget, now.timestamp())
+            for kinds in refused.values():
+                for kind in kinds:
+                    _count(GUESSES_REFUSED, kind)
         new_accounts = {acc for acc in accounts if seen.stats.get(acc, (0, 0))[0] == 0}
         windows = {**loaded.live.windows, **(loaded.shadow.windows if loaded.shadow else {})}
         velocity = feat.velocity_features(batch, counted, seen.counters, new_accounts, now_minute, windows)
@@ -111,7 +129,10 @@ class RiskService:
             blocked = {kind: ("block", kind) in listed for kind in feat.LIST_KINDS}
             allowed = {kind: ("allow", kind) in listed for kind in feat.LIST_KINDS}
             locked = {kind: (kind, value) in seen.locked for kind, value in attempt.lockout_subjects()}
-            locked_out = {kind: locked.get(kind, False) for kind in feat.LOCKOUT_KINDS}
+            over = refused.get(attempt.key, set())
+            if feat.CHANNEL in over:  # the channel's budget is spent: every subject of it is locked out for now
+                over = over | set(feat.LOCKOUT_KINDS)
+            locked_out = {kind: locked.get(kind, False) or kind in over for kind in feat.LOCKOUT_KINDS}
             successes, fen = seen.stats.get(attempt.account_id, (0, 0))
             history = {"successful_recharges": successes, "successful_fen": fen}
             context = feat.rule_context(attempt, velocity[i], blocked, allowed, locked_out, history)
@@ -135,10 +156,15 @@ class RiskService:
                 "shadow_rules_fired": hits_json(shadow) if shadow else None,
                 "event_id": event_id, "envelope": envelope.hex(),
             })
+        # A guess refused here checks no PIN: its place goes back at once.
+        unchecked = [g.key for g in guesses if g.key not in refused
+                     and fresh[g.key].verdict.outcome not in (Outcome.ALLOW, Outcome.REVIEW)]
         async with self.pool.acquire() as conn:
             stored = await repository.record(conn, records, RISK_TOPIC, DECISION_MADE)
             decided_before = [key for key in unique if key not in stored]
             earlier = await repository.decisions_by_key(conn, decided_before) if decided_before else {}
+            if unchecked:
+                await self.release_guesses(conn, unchecked)
         # The relay is not woken: its 50 ms poll publishes decision events in bulk (nobody waits on them, and
         # a wake-up per batch would double the statements of the decision path under load).
         for key in stored:
@@ -315,6 +341,24 @@ class RiskService:
 
     # --- lockouts -------------------------------------------------------------------------------------
 
+    async def release_guesses(self, conn: asyncpg.Connection, keys: Sequence[str]) -> None:
+        """Give back the places of guesses whose PIN was never checked."""
+        async with conn.transaction():
+            settled = await repository.settle_guesses(conn, keys)
+            subjects = sorted({s for _, subs in settled.values() for s in subs})
+            if not subjects:
+                return
+            rows = await repository.lock_subjects(conn, subjects)
+            policy = self.rulebook.current.live.lockout
+            failures = {k: list(r["failures"]) for k, r in rows.items()}
+            for at, subs in settled.values():
+                for subject in subs:
+                    failures[subject] = feat.release_guess(failures[subject], at)
+            await conn.executemany(
+                """UPDATE voucher_failures SET failures = $3, guess_locked_until = $4, updated_at = now()
+                   WHERE kind = $1 AND value = $2""",
+                [(k, v, failures[(k, v)], _guess_lock(k, failures[(k, v)], policy)) for k, v in subjects])
+
     async def lockout(self, kind: str, value: str) -> tuple[datetime | None, int]:
         """(locked until, if locked now; failures inside the live rule-set's window)."""
         value = _lockout_value(kind, value)
@@ -324,17 +368,26 @@ class RiskService:
         if row is None:
             return None, 0
         now = utcnow()
-        until = row["locked_until"] if row["locked_until"] and row["locked_until"] > now else None
-        return until, feat.failures_in_window(row["failures"], policy.window_seconds, now.timestamp())
+        locks = [t for t in (row["locked_until"], row["guess_locked_until"]) if t is not None and t > now]
+        return max(locks, default=None), feat.failures_in_window(row["failures"], policy.window_seconds,
+                                                                 now.timestamp())
 
     async def clear_lockout(self, kind: str, value: str, actor: str, reason: str) -> None:
         value = _lockout_value(kind, value)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                """UPDATE voucher_failures SET locked_until = NULL, failures = '{}', updated_at = now()
+                """UPDATE voucher_failures SET locked_until = NULL, guess_locked_until = NULL, failures = '{}',
+                          cleared_at = now(), updated_at = now()
                    WHERE kind = $1 AND value = $2""", kind, value)
             await repository.audit(conn, actor, "lockout.clear", f"{kind}:{value}", {"reason": reason})
         log.info("voucher lockout cleared", kind=kind, actor=actor)
+
+
+def _guess_lock(kind: str, failures: list[float], policy: feat.LockoutPolicy) -> datetime | None:
+    if kind == feat.CHANNEL:
+        return None
+    until = feat.lock_of(failures, policy.max_failures.get(kind, feat.MAX_FAILURES_KEPT), policy)
+    return datetime.fromtimestamp(until, UTC) if until else None
 
 
 def _features_seen(velocity: dict[str, dict[str, int]], blocked: dict[str, bool], allowed: dict[str, bool],
@@ -396,4 +449,9 @@ def _subject_value(kind: str, value: str, kinds: Sequence[str]) -> str:
             return feat.normalise_ip(value)
         except ValueError:
             raise InvalidRequest("value is not an IP address") from None
+    if kind == "account" and identifiers.account_type_of(value) is None:
+        raise InvalidRequest("an account is a mobile number or a broadband account id (ASCII digits)",
+                             code="ACCOUNT_INVALID")
+    if kind != "account" and not identifiers.matches(r"[\x21-\x7e]{1,256}", value):
+        raise InvalidRequest("value must be visible ASCII characters")
     return value

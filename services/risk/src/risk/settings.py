@@ -20,5 +20,9 @@ class RiskSettings(PlatformSettings):
     #: velocity counting commits asynchronously (synchronous_commit off): a PostgreSQL crash may forget the
     #: last few hundred milliseconds of counts, never a decision. False: every count is durable first.
     features_async_commit: bool = True
+    #: wrong voucher PINs (with the guesses pending) one channel may have within the live rule-set's lockout
+    #: window, over all its accounts, devices and IPs; past it the channel's redemptions are refused
+    #: (VOUCHER_LOCKED_OUT) until older failures leave the window. 0: no budget.
+    channel_pin_failure_budget: int = 1000
     #: how often stale claims, counters and voucher failures are pruned (seconds)
     janitor_interval_seconds: float = 60.0

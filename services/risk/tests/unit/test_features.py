@@ -148,3 +148,52 @@ def test_never_more_than_max_failures_inside_a_window_without_a_lock(times: list
     if until is None:
         ordered = sorted(times)
         assert all(sum(1 for f in ordered if t - 3600 < f <= t) < limit for t in ordered)
+
+
+# --- voucher PIN guesses counted before their PIN is checked --------------------------------------------------
+
+from risk.domain.features import CHANNEL, Guess, GuessRow, LockoutPolicy, lock_of, reserve_guesses  # noqa: E402
+
+POLICY = LockoutPolicy(3600, 1800, {"account": 5, "device": 5, "ip": 10})
+
+
+def _rows(*subjects: tuple[str, str], failures: list[float] | None = None) -> dict[tuple[str, str], GuessRow]:
+    return {s: GuessRow(list(failures or [])) for s in subjects}
+
+
+def test_of_fifty_parallel_guesses_at_one_account_only_five_are_tried() -> None:
+    account, channel = ("account", "18612345678"), (CHANNEL, "demo")
+    rows = _rows(account, channel)
+    guesses = [Guess(f"demo:{i}", (account, channel)) for i in range(50)]
+    refused = reserve_guesses(rows, guesses, POLICY, 0, now=1000.0)
+    assert len(refused) == 45 and all(kinds == {"account"} for kinds in refused.values())
+    assert [g.key for g in guesses if g.key not in refused] == [f"demo:{i}" for i in range(5)]
+    assert rows[account].guess_locked_until == 1000.0 + 1800
+
+
+def test_a_guess_after_an_expired_lockout_is_tried_once_more() -> None:
+    account = ("account", "18612345678")
+    rows = {account: GuessRow([100.0, 101, 102, 103, 104], locked_until=104 + 1800.0)}
+    assert reserve_guesses(rows, [Guess("k1", (account,))], POLICY, 0, now=1000.0) == {"k1": {"account"}}
+    refused = reserve_guesses(rows, [Guess("k2", (account,)), Guess("k3", (account,))], POLICY, 0, now=2000.0)
+    assert refused == {"k3": {"account"}}  # the lock ended: one more try, which locks again
+
+
+def test_rotating_accounts_without_device_or_ip_spend_the_channels_budget() -> None:
+    channel = (CHANNEL, "shop")
+    guesses = [Guess(f"shop:{i}", ((("account", f"186{i:08d}")), channel)) for i in range(30)]
+    rows = {**_rows(channel), **{g.subjects[0]: GuessRow([]) for g in guesses}}
+    refused = reserve_guesses(rows, guesses, POLICY, 20, now=1000.0)
+    assert sorted(refused) == sorted(f"shop:{i}" for i in range(20, 30))
+    assert all(kinds == {CHANNEL} for kinds in refused.values())
+    assert rows[channel].guess_locked_until is None  # a budget locks nothing: it refuses while it is spent
+    # failures leave the window: the budget comes back
+    rows[("account", "18600009999")] = GuessRow([])
+    assert reserve_guesses(rows, [Guess("later", (("account", "18600009999"), channel))], POLICY, 20,
+                           now=1000.0 + 3601) == {}
+
+
+def test_the_lock_failures_cause() -> None:
+    assert lock_of([1.0, 2, 3, 4], 5, POLICY) is None
+    assert lock_of([1.0, 2, 3, 4, 5], 5, POLICY) == 5 + 1800
+    assert lock_of([1.0, 2, 3, 4, 4000], 5, POLICY) is None

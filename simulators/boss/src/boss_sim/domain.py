@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from topup_platform import identifiers
 
 # Result codes, as BOSS interfaces return them (HTTP 200 for business outcomes, 503 for busy).
 SUCCESS = "0000"
@@ -33,8 +34,6 @@ MESSAGES = {
 UNICOM_SEGMENTS = frozenset(
     ["130", "131", "132", "145", "146", "155", "156", "166", "175", "176", "185", "186", "196"]
 )
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-BROADBAND_RE = re.compile(r"^0\d{2,3}\d{8}$")
 
 DATA_PACKS = {"DP_1G_7D": 1024, "DP_5G_30D": 5120, "DP_10G_30D": 10240}
 
@@ -54,8 +53,5 @@ class Sandbox:
 
 
 def valid_account(account_type: str, account_id: str) -> bool:
-    if account_type == "mobile":
-        return bool(MOBILE_RE.match(account_id))
-    if account_type == "broadband":
-        return bool(BROADBAND_RE.match(account_id))
-    return False
+    """ASCII digits, matched whole, like the real BOSS: a fullwidth digit or a trailing newline is no number."""
+    return identifiers.valid_account(account_type, account_id)

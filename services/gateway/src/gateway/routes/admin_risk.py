@@ -2,8 +2,8 @@
 
 Rule-sets are versioned documents (format: `risk.domain.rules` in services/risk): create a version (validated
 by the risk engine, stored, not deployed), run it in shadow beside the live one and compare, then make it
-live; every risk replica applies it within seconds. Reading is open to reviewers; changing rules and lists
-needs the admin role; lifting a voucher lockout (identity confirmed) is a reviewer's job too.
+live; every risk replica applies it within seconds. Reading is open to reviewers; changing rules and lists,
+and lifting a voucher lockout early (identity confirmed), need the admin role.
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ async def get_lockout(request: Request, staff: Reader, kind: LockoutKind, value:
 
 @router.post("/lockouts/{kind}/{value}/clear", responses=_ERRORS, openapi_extra=_openapi(LockoutClearIn),
              summary="Lift a voucher lockout early, once the subscriber's identity is confirmed")
-async def clear_lockout(request: Request, staff: Reader, kind: LockoutKind, value: Value) -> FastJSON:
+async def clear_lockout(request: Request, staff: Admin, kind: LockoutKind, value: Value) -> FastJSON:
     body: LockoutClearIn = await _body(request, LockoutClearIn)
     reply = await call(_upstream(request).risk.ClearLockout(risk_pb2.ClearLockoutRequest(
         kind=kind, value=value, actor=_actor(staff), reason=body.reason), timeout=_timeout(request)))

@@ -11,12 +11,10 @@ from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
-from gateway.routes.recharges import _ERRORS
+from gateway.routes.recharges import _ERRORS, account_pb
 from gateway.schemas import BalanceOut
 from gateway.upstream import Upstream, call
 from topup.billing.v1 import billing_pb2
-from topup.common.v1 import common_pb2
-from topup_platform import vocab
 
 router = APIRouter(tags=["accounts"])
 
@@ -27,10 +25,10 @@ async def balance(request: Request, channel: AuthenticatedChannel, account_type:
                   account_id: str) -> FastJSON:
     if "balance" not in channel.permissions:
         raise ApiError("CHANNEL_NOT_PERMITTED", details={"needs": "balance"})
+    account = account_pb(account_type, account_id)  # before anything goes to BOSS
     upstream: Upstream = request.app.state.upstream
     reply: billing_pb2.Balance = await call(upstream.billing.GetBalance(
-        billing_pb2.GetBalanceRequest(account=common_pb2.Account(type=vocab.ACCOUNT_TYPES[account_type],
-                                                                 id=account_id)),
+        billing_pb2.GetBalanceRequest(account=account),
         timeout=request.app.state.settings.orders_timeout_seconds))
     return FastJSON({"account": render.account(reply.account), "balance_fen": reply.balance_fen,
                      "data_remaining_mb": reply.data_remaining_mb,

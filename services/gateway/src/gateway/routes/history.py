@@ -14,12 +14,11 @@ from gateway.admin_auth import Role, Staff, require
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
-from gateway.routes.recharges import _ERRORS
+from gateway.routes.recharges import _ERRORS, account_pb
 from gateway.schemas import OrdersPage, OrderStatus
 from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
-from topup_platform import vocab
 from topup_platform.timeutil import to_timestamp
 
 router = APIRouter(tags=["history"])
@@ -71,7 +70,7 @@ async def account_history(
     status: Statuses = None, sku: Skus = None, created_from: From = None, created_to: To = None, limit: Limit = 50,
     cursor: Cursor = None, include_history: WithHistory = True,
 ) -> FastJSON:
-    account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[account_type], id=account_id)
+    account = account_pb(account_type, account_id)
     return await _page(request, _request(channel_id=channel.channel_id, account=account, status=status, sku=sku,
                                          created_from=created_from, created_to=created_to, limit=limit,
                                          cursor=cursor, include_history=include_history), with_channel=False)
@@ -89,7 +88,7 @@ async def admin_orders(
 ) -> FastJSON:
     if bool(account_type) != bool(account_id):
         raise ApiError("INVALID_REQUEST", "account_type and account_id go together")
-    account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[account_type], id=account_id or "") if account_type else None
+    account = account_pb(account_type, account_id or "") if account_type else None
     return await _page(request, _request(channels=channel, account=account, status=status, sku=sku,
                                          created_from=created_from, created_to=created_to, limit=limit,
                                          cursor=cursor, include_history=include_history), with_channel=True)

@@ -10,12 +10,10 @@ from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
-from gateway.routes.recharges import _ERRORS
+from gateway.routes.recharges import _ERRORS, account_pb
 from gateway.schemas import ProductsOut
 from gateway.upstream import Upstream, call
-from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
-from topup_platform import vocab
 
 router = APIRouter(tags=["products"])
 
@@ -35,7 +33,7 @@ async def list_products(
     offer = await call(upstream.orders.ListProducts(
         orders_pb2.ListProductsRequest(
             channel_id=channel.channel_id,
-            account=common_pb2.Account(type=vocab.ACCOUNT_TYPES[kind], id=account),
+            account=account_pb(kind, account),
         ),
         timeout=request.app.state.settings.orders_timeout_seconds,
     ))

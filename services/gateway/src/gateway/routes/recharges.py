@@ -22,6 +22,7 @@ from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
 from topup.risk.v1 import risk_pb2
+from topup_platform import identifiers as ids
 from topup_platform import telemetry, vocab
 from topup_platform.timeutil import to_timestamp, utcnow
 
@@ -29,7 +30,7 @@ router = APIRouter(tags=["recharges"])
 T = TypeVar("T", bound=BaseModel)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+    s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
 
 
@@ -52,6 +53,21 @@ async def decide(upstream: Upstream, request: risk_pb2.EvaluateRequest) -> risk_
         raise ApiError("RISK_CHALLENGE_REQUIRED", details={"decision_id": decision.decision_id,
                                                            "reason_code": decision.reason_code})
     return decision
+
+
+def account_pb(account_type: str, account_id: str) -> common_pb2.Account:
+    """The account, its id checked against its type's ASCII pattern (matched whole) before it reaches the risk
+    engine, the order core or BOSS: a fullwidth digit or a trailing newline would be another key everywhere."""
+    if not ids.valid_account(account_type, account_id):
+        raise ApiError("ACCOUNT_INVALID", details={"account_type": account_type})
+    return common_pb2.Account(type=vocab.ACCOUNT_TYPES[account_type], id=account_id)
+
+
+def check_order_id(order_id: str) -> str:
+    """An order id is a UUID in its canonical form; anything else names no order."""
+    if not ids.matches(ids.UUID_TEXT, order_id):
+        raise ApiError("ORDER_NOT_FOUND")
+    return order_id
 
 
 async def check_notify_url(request: Request, channel: Channel, notify_url: str | None) -> None:
@@ -88,7 +104,9 @@ async def create_recharge(request: Request, channel: AuthenticatedChannel) -> Fa
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
     await check_notify_url(request, channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
-    account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
+    if not ids.matches(ids.TRANSACTION_ID, body.payment.transaction_id):
+        raise ApiError("PAYMENT_TRANSACTION_ID_INVALID", details={"pattern": ids.TRANSACTION_ID})
+    account = account_pb(body.account.type, body.account.id)
     payment = common_pb2.Payment(method=vocab.PAYMENT_METHODS[body.payment.method],
                                  transaction_id=body.payment.transaction_id, paid_fen=body.payment.paid_fen,
                                  payer_account=body.payment.payer_account or "")
@@ -112,7 +130,8 @@ async def get_recharge(
 ) -> FastJSON:
     upstream: Upstream = request.app.state.upstream
     order = await call(upstream.orders.GetOrder(
-        orders_pb2.GetOrderRequest(order_id=order_id, channel_id=channel.channel_id, include_history=include_history),
+        orders_pb2.GetOrderRequest(order_id=check_order_id(order_id), channel_id=channel.channel_id,
+                                   include_history=include_history),
         timeout=request.app.state.settings.orders_timeout_seconds,
     ))
     return FastJSON(render.order(order, with_history=include_history))
@@ -126,6 +145,8 @@ async def find_recharge(
 ) -> FastJSON:
     if not channel_order_id:
         raise ApiError("INVALID_REQUEST", "channel_order_id is required")
+    if not ids.matches(ids.CHANNEL_ORDER_ID, channel_order_id):
+        raise ApiError("INVALID_REQUEST", f"channel_order_id must match {ids.CHANNEL_ORDER_ID}")
     upstream: Upstream = request.app.state.upstream
     order = await call(upstream.orders.GetOrderByChannelOrderId(
         orders_pb2.GetOrderByChannelOrderIdRequest(channel_id=channel.channel_id, channel_order_id=channel_order_id,

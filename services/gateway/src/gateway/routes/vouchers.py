@@ -13,13 +13,21 @@ from gateway import render
 from gateway.auth import AuthenticatedChannel
 from gateway.errors import ApiError
 from gateway.responses import FastJSON
-from gateway.routes.recharges import _ERRORS, check_notify_url, decide, openapi_body, parse_body, risk_request
+from gateway.routes.recharges import (
+    _ERRORS,
+    account_pb,
+    check_notify_url,
+    decide,
+    openapi_body,
+    parse_body,
+    risk_request,
+)
 from gateway.schemas import OrderOut, RedemptionIn
 from gateway.upstream import Upstream, call
 from topup.common.v1 import common_pb2
 from topup.orders.v1 import orders_pb2
 from topup.risk.v1 import risk_pb2
-from topup_platform import telemetry, vocab
+from topup_platform import telemetry
 
 router = APIRouter(tags=["vouchers"])
 
@@ -39,7 +47,7 @@ async def redeem(request: Request, channel: AuthenticatedChannel) -> FastJSON:
     structlog.contextvars.bind_contextvars(channel_order_id=body.channel_order_id)
     await check_notify_url(request, channel, body.notify_url)
     upstream: Upstream = request.app.state.upstream
-    account = common_pb2.Account(type=vocab.ACCOUNT_TYPES[body.account.type], id=body.account.id)
+    account = account_pb(body.account.type, body.account.id)
     trace_context = telemetry.inject_context()
     decision = await decide(upstream, risk_request(
         channel.channel_id, body.channel_order_id, account, body.risk_context, "voucher_redemption", trace_context,

@@ -11,16 +11,13 @@ number, e.g. 01087654321 (Beijing) or 075587654321 (Shenzhen).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from orders.domain.errors import AccountInvalid
+from topup_platform import identifiers
 
 UNICOM = "unicom"
-
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-BROADBAND_RE = re.compile(r"^0\d{2,3}\d{8}$")
 
 
 class AccountType(StrEnum):
@@ -34,8 +31,8 @@ class Account:
     id: str
 
     def __post_init__(self) -> None:
-        pattern = MOBILE_RE if self.type is AccountType.MOBILE else BROADBAND_RE
-        if not pattern.match(self.id):
+        # ASCII digits, matched whole: the id is the key of risk, idempotency and BOSS alike
+        if not identifiers.valid_account(self.type.value, self.id):
             kind = "an 11-digit mobile number" if self.type is AccountType.MOBILE else "a broadband account id"
             raise AccountInvalid(f"account id is not {kind}", account_type=self.type.value)
 

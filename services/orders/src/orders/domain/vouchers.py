@@ -24,6 +24,7 @@ import secrets
 from enum import StrEnum
 
 from orders.domain.errors import InvalidRequest
+from topup_platform import identifiers
 
 ISSUER_PREFIX = "86"
 PIN_DIGITS = 18
@@ -94,7 +95,7 @@ def card_number(batch_no: int, serial: int) -> str:
 
 
 def valid_card_number(number: str) -> bool:
-    return len(number) == 16 and number.isdigit() and luhn_digit(number[:-1]) == number[-1]
+    return identifiers.matches(identifiers.CARD_NUMBER, number) and luhn_digit(number[:-1]) == number[-1]
 
 
 def new_pin() -> str:
@@ -102,7 +103,8 @@ def new_pin() -> str:
 
 
 def valid_pin(pin: str) -> bool:
-    return len(pin) == PIN_DIGITS and pin.isdigit()
+    """18 ASCII digits (`isdigit()` would take Arabic-Indic or superscript ones, which no PIN has)."""
+    return identifiers.matches(identifiers.VOUCHER_PIN, pin)
 
 
 class PinHasher:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from topup_platform import identifiers
 from topup_platform.errors import FailedPrecondition, PermissionDenied
 
 
@@ -118,6 +119,6 @@ def needs_four_eyes(amount_fen: int, threshold_fen: int) -> bool:
 
 
 def check_second_person(proposer: str, approver: str) -> None:
-    if proposer == approver:
+    if identifiers.same_person(proposer, approver):  # not ==: "Rita" must not approve "rita"'s proposal
         raise PermissionDenied("the second approval must come from another member of staff",
                                code="FOUR_EYES_SAME_PERSON")

@@ -13,7 +13,10 @@ batch plus its batch-mates that came before it and itself, as if they had been d
 
 Lockout. Failed voucher redemptions (events) are kept per account, device and IP as timestamps; when
 `max_failures` of them fall within `window_seconds`, the subject is locked out for `lockout_seconds` after the
-failure that reached the limit.
+failure that reached the limit. A redemption's guess is counted before its PIN is checked (reserve_guesses: a
+pending guess counts as a failure, and locks as one would), so parallel guesses cannot all be tried; its
+outcome confirms it (a wrong PIN) or releases it (a right one). A channel's failures have a budget of their own
+over all its accounts, which refuses while it is spent and locks nothing.
 """
 
 from __future__ import annotations
@@ -45,12 +48,12 @@ MAX_FAILURES_KEPT = 50
 #: China Standard Time (no daylight saving): the subscribers' clock for hour and weekday rules
 CST = timezone(timedelta(hours=8), "CST")
 
-_WINDOW = re.compile(r"^([1-9][0-9]{0,3})([mh])$")
+_WINDOW = re.compile(r"([1-9][0-9]{0,3})([mh])", re.ASCII)
 
 
 def window_minutes(name: str) -> int:
     """ "10m" -> 10, "24h" -> 1440; ValueError for anything else or longer than the horizon."""
-    match = _WINDOW.match(name)
+    match = _WINDOW.fullmatch(name)
     if not match:
         raise ValueError(f"window {name!r} must look like 10m or 24h")
     minutes = int(match.group(1)) * (60 if match.group(2) == "h" else 1)
@@ -254,7 +257,7 @@ def add_failures(
             until = t + policy.lockout_seconds
             locked_until = until if locked_until is None else max(locked_until, until)
     horizon = now - HORIZON_MINUTES * 60
-    kept = [f for f in merged if f > horizon][-MAX_FAILURES_KEPT:]
+    kept = [f for f in merged if f > horizon][-max(MAX_FAILURES_KEPT, max_failures):]
     return kept, locked_until
 
 
@@ -299,3 +302,78 @@ def rule_context(
 
 def flags(kinds: Iterable[str], present: set[str]) -> dict[str, bool]:
     return {k: k in present for k in kinds}
+
+
+#: a channel's PIN-failure budget is kept as a lockout subject of its own (a setting, not a rule-set field)
+CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class Guess:
+    """A voucher redemption about to check a PIN: its decision key and the subjects it counts against."""
+
+    key: str
+    subjects: tuple[tuple[str, str], ...]
+
+
+@dataclass(slots=True)
+class GuessRow:
+    """A lockout subject as a reservation sees it: its failures (confirmed and pending, unix seconds), the lock
+    its confirmed failures caused and the lock its pending guesses would cause."""
+
+    failures: list[float]
+    locked_until: float | None = None
+    guess_locked_until: float | None = None
+
+
+def lock_of(failures: Sequence[float], max_failures: int, policy: LockoutPolicy) -> float | None:
+    """The lock these failures cause (None: none): `lockout_seconds` after each one that brings the count within
+    `window_seconds` (ending at it) to `max_failures`."""
+    return add_failures([], failures, None, max_failures, policy, 0.0)[1]
+
+
+def reserve_guesses(rows: Mapping[tuple[str, str], GuessRow], guesses: Sequence[Guess], policy: LockoutPolicy,
+                    channel_budget: int, now: float) -> dict[str, set[str]]:
+    """Take each guess's place in its subjects' counts before its PIN is checked, so that parallel guesses cannot
+    all be answered: a pending guess counts as a failure until its outcome confirms it (a wrong PIN) or releases
+    it (a right one). A guess is refused when a subject is locked (by failures, or by the guesses pending: the
+    same rule, `max_failures` within the window, as if each pending guess had failed), or when its channel's
+    failures and pending guesses within the window reach the channel's budget (0: no budget; a budget locks
+    nothing, it only refuses while it is spent).
+
+    Changes `rows` (the places taken and the locks they cause); returns the refused guesses, each with the
+    kinds that refused it."""
+    refused: dict[str, set[str]] = {}
+    for guess in guesses:
+        over = set()
+        for kind, value in guess.subjects:
+            row = rows[(kind, value)]
+            if kind == CHANNEL:
+                if channel_budget and failures_in_window(row.failures, policy.window_seconds, now) >= channel_budget:
+                    over.add(kind)
+            elif max(row.locked_until or 0, row.guess_locked_until or 0) > now:
+                over.add(kind)
+        if over:
+            refused[guess.key] = over
+            continue
+        for kind, value in guess.subjects:
+            row = rows[(kind, value)]
+            row.failures = sorted([*row.failures, now])
+            if kind != CHANNEL and failures_in_window(row.failures, policy.window_seconds, now) >= \
+                    policy.max_failures.get(kind, MAX_FAILURES_KEPT):
+                row.guess_locked_until = max(row.guess_locked_until or 0, now + policy.lockout_seconds)
+    return refused
+
+
+def release_guess(failures: Sequence[float], at: float) -> list[float]:
+    """A subject's failures without one guess placed at `at`."""
+    out = list(failures)
+    if at in out:
+        out.remove(at)
+    return out
+
+
+def add_channel_failures(failures: Sequence[float], new: Iterable[float], budget: int, now: float) -> list[float]:
+    """A channel's failures with `new` ones: kept for the budget's count (a budget locks nothing)."""
+    horizon = now - HORIZON_MINUTES * 60
+    return [f for f in sorted([*failures, *new]) if f > horizon][-max(MAX_FAILURES_KEPT, budget):]

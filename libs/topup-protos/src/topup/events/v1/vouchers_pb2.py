@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etopup/events/v1/vouchers.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"\xc5\x01\n\x17VoucherRedemptionFailed\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x11\n\tdevice_id\x18\x03 \x01(\t\x12\n\n\x02ip\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x01\n\x13VoucherStateChanged\x12\x13\n\x0b\x63\x61rd_number\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x12\n\nfrom_state\x18\x03 \x01(\t\x12\x10\n\x08to_state\x18\x04 \x01(\t\x12\x12\n\ntransition\x18\x05 \x01(\t\x12%\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x10\n\x08order_id\x18\x08 \x01(\t\x12&\n\x02\x61t\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etopup/events/v1/vouchers.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\"\xdf\x01\n\x17VoucherRedemptionFailed\x12\x12\n\nchannel_id\x18\x01 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x11\n\tdevice_id\x18\x03 \x01(\t\x12\n\n\x02ip\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63hannel_order_id\x18\x08 \x01(\t\"\xe7\x01\n\x13VoucherStateChanged\x12\x13\n\x0b\x63\x61rd_number\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x12\n\nfrom_state\x18\x03 \x01(\t\x12\x10\n\x08to_state\x18\x04 \x01(\t\x12\x12\n\ntransition\x18\x05 \x01(\t\x12%\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x16.topup.common.v1.Actor\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x10\n\x08order_id\x18\x08 \x01(\t\x12&\n\x02\x61t\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'topup.events.v1.vouchers_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VOUCHERREDEMPTIONFAILED']._serialized_start=115
-  _globals['_VOUCHERREDEMPTIONFAILED']._serialized_end=312
-  _globals['_VOUCHERSTATECHANGED']._serialized_start=315
-  _globals['_VOUCHERSTATECHANGED']._serialized_end=546
+  _globals['_VOUCHERREDEMPTIONFAILED']._serialized_end=338
+  _globals['_VOUCHERSTATECHANGED']._serialized_start=341
+  _globals['_VOUCHERSTATECHANGED']._serialized_end=572
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VoucherRedemptionFailed(_message.Message):
-    __slots__ = ("channel_id", "account", "device_id", "ip", "user_id", "reason_code", "at")
+    __slots__ = ("channel_id", "account", "device_id", "ip", "user_id", "reason_code", "at", "channel_order_id")
     CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class VoucherRedemptionFailed(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     channel_id: str
     account: _common_pb2.Account
     device_id: str
@@ -25,7 +26,8 @@ class VoucherRedemptionFailed(_message.Message):
     user_id: str
     reason_code: str
     at: _timestamp_pb2.Timestamp
-    def __init__(self, channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., user_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    channel_order_id: str
+    def __init__(self, channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., user_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel_order_id: _Optional[str] = ...) -> None: ...
 
 class VoucherStateChanged(_message.Message):
     __slots__ = ("card_number", "batch_id", "from_state", "to_state", "transition", "actor", "reason", "order_id", "at")
