@@ -115,8 +115,7 @@ class DevPki:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
         pki = cls(directory)
-        ca_key, ca_cert = issue_ca()
-        _write(pki.directory / "ca-key.pem", _pem_key(ca_key), private=True)
+        ca_key, ca_cert = issue_ca()  # its key signs the leaves below and is never written anywhere
         _write(pki.ca_file, ca_cert.public_bytes(serialization.Encoding.PEM))
         for identity in identities:
             key, cert = issue(ca_key, ca_cert, identity)
@@ -126,15 +125,23 @@ class DevPki:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m topup_devstack.certs DIR [IDENTITY...]`: the compose init service (and anyone) uses this."""
+    """`python -m topup_devstack.certs DIR [IDENTITY...]`: the compose init service (and anyone) uses this. The
+module needs only `cryptography`, so compose runs it as a plain file in a service image."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m topup_devstack.certs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", type=Path)
     parser.add_argument("identities", nargs="*", default=list(IDENTITIES))
+    parser.add_argument("--if-missing", action="store_true", help="keep the CA and certificates already there")
+    parser.add_argument("--owner", default=None, metavar="UID:GID", help="give the files to this user (compose)")
     args = parser.parse_args(argv)
-    DevPki.create(args.directory, args.identities)
+    if not (args.if_missing and DevPki(args.directory).ca_file.exists()):
+        DevPki.create(args.directory, args.identities)
+    if args.owner:
+        uid, gid = (int(part) for part in args.owner.split(":"))
+        for path in [args.directory, *args.directory.iterdir()]:
+            os.chown(path, uid, gid)
     return 0
 
 
