@@ -193,3 +193,21 @@ def test_dev_certificates_name_their_identity(pki: DevPki) -> None:
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"orders", "localhost"} <= set(sans.get_values_for_type(x509.DNSName))
     assert pki.key_file("orders").stat().st_mode & 0o077 == 0
+
+
+async def test_the_health_port_answers_probes_in_plaintext_and_nothing_else(pki: DevPki) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    port, health_port = free_port(), free_port()
+    s = GrpcServer(port=port, settings=settings(pki, TOPUP_GRPC_HEALTH_PORT=str(health_port)), policy=POLICY)
+    s.add(billing_pb2_grpc.add_BillingServiceServicer_to_server, Echo(), "topup.billing.v1.BillingService")
+    await s.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as ch:
+            reply = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=3)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            status, _ = await failure(billing_pb2_grpc.BillingServiceStub(ch).GetBalance(
+                billing_pb2.GetBalanceRequest(), timeout=3))
+        assert status is grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await s.stop(0)
