@@ -225,6 +225,8 @@ def test_settings_parse_and_ports_agree(objects: list[Obj], overlay: str) -> Non
             assert s.host == "0.0.0.0", f"{c.name}: must listen on every interface in a pod"
         if c.grpc and not c.simulator:
             assert s.metrics_port and ports.get("metrics") == s.metrics_port, f"{c.name}: metrics port"
+            # gRPC, metrics and the health port: loopback by default in dev, unreachable in a pod
+            assert s.listen_host == "0.0.0.0", f"{c.name}: internal listeners on every interface (TOPUP_BIND_HOST)"
         container = main_container(d)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             spec = container.get(probe)
