@@ -79,7 +79,9 @@ def test_settings_parse_and_ports_agree(compose: Compose) -> None:
         if c.grpc and not c.simulator:
             assert s.metrics_port, f"{c.name}: <PREFIX>_METRICS_PORT must be set for Prometheus"
         check = service["healthcheck"]["test"]
-        assert check[:3] == ["CMD", "python", "-c"] and check[4] == str(port), f"{c.name}: health check port"
+        # a gRPC service is checked on its plaintext health-only port (its gRPC port asks for a certificate)
+        checked = s.grpc_health_port if c.grpc and not c.simulator else port
+        assert check[:3] == ["CMD", "python", "-c"] and check[4] == str(checked), f"{c.name}: health check port"
         for published in service.get("ports") or []:
             assert str(published).rsplit(":", 1)[-1] == str(port), f"{c.name}: publishes {published}"
         assert service.get("read_only") is True and service.get("cap_drop") == ["ALL"], f"{c.name}: hardening"
@@ -168,3 +170,26 @@ def test_mounted_files_exist_and_meet_their_readers(compose: Compose) -> None:
 def test_third_party_images_are_pinned(compose: Compose, image_service: str) -> None:
     image = compose["services"][image_service]["image"]
     assert ":" in image and not image.endswith(":latest"), image
+
+
+def test_grpc_is_mutual_tls_with_the_certs_service(compose: Compose) -> None:
+    """Every gRPC process (and the gateway, their client) names its own certificate from the volume the one-shot
+    `certs` service fills, and starts after it; internal listeners take the container's network."""
+    services = compose["services"]
+    init = services["certs"]
+    assert any(str(v).startswith("certs:/certs") for v in init["volumes"]), "certs writes the certs volume"
+    script = next(str(v).split(":")[0] for v in init["volumes"] if str(v).startswith("./"))
+    assert (ROOT / script).resolve() == (ROOT / "libs/topup-devstack/src/topup_devstack/certs.py").resolve()
+    for c in catalog.components():
+        if c.simulator:
+            continue
+        s = settings_of(compose, c)
+        s.require_tls()
+        assert s.tls_enabled, f"{c.name}: TOPUP_TLS_CERT_FILE, TOPUP_TLS_KEY_FILE, TOPUP_TLS_CA_FILE"
+        assert (str(s.tls_cert_file), str(s.tls_key_file), str(s.tls_ca_file)) == (
+            f"/certs/{c.name}.pem", f"/certs/{c.name}-key.pem", "/certs/ca.pem"), f"{c.name}: its own certificate"
+        assert "certs:/certs:ro" in [str(v) for v in services[c.name]["volumes"]], f"{c.name}: mounts the certs"
+        depends = services[c.name]["depends_on"]
+        assert depends["certs"]["condition"] == "service_completed_successfully", c.name
+        if c.grpc:
+            assert s.listen_host == "0.0.0.0", f"{c.name}: reachable from the other containers"

@@ -43,6 +43,8 @@ CRD_SCHEMAS = {
     ("postgresql.cnpg.io/v1", "Cluster"): "postgresql.cnpg.io_cluster_v1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrule_v1.json",
+    ("cert-manager.io/v1", "Certificate"): "cert-manager.io_certificate_v1.subset.json",
+    ("cert-manager.io/v1", "Issuer"): "cert-manager.io_issuer_v1.subset.json",
 }
 #: no hand-made broker or database: these come from their operators
 FORBIDDEN_KINDS = {"StatefulSet", "Secret"}
@@ -223,13 +225,18 @@ def test_settings_parse_and_ports_agree(objects: list[Obj], overlay: str) -> Non
             assert s.host == "0.0.0.0", f"{c.name}: must listen on every interface in a pod"
         if c.grpc and not c.simulator:
             assert s.metrics_port and ports.get("metrics") == s.metrics_port, f"{c.name}: metrics port"
+            # gRPC, metrics and the health port: loopback by default in dev, unreachable in a pod
+            assert s.listen_host == "0.0.0.0", f"{c.name}: internal listeners on every interface (TOPUP_BIND_HOST)"
         container = main_container(d)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             spec = container.get(probe)
             if spec is None:
                 continue
-            if c.grpc:
-                assert spec.get("grpc", {}).get("port") == serving, f"{c.name} {probe}: gRPC health on {serving}"
+            if c.grpc:  # the gRPC port is mutual TLS: the kubelet probes the plaintext health-only port
+                health = s.grpc_health_port
+                assert health and health != serving and ports.get("grpc-health") == health, (
+                    f"{c.name}: TOPUP_GRPC_HEALTH_PORT is the container port grpc-health")
+                assert spec.get("grpc", {}).get("port") == health, f"{c.name} {probe}: gRPC health on {health}"
             else:
                 assert spec["httpGet"]["port"] in (c.port_name, serving), f"{c.name} {probe}"
                 assert spec["httpGet"]["path"] in ("/healthz", "/readyz")
@@ -237,6 +244,56 @@ def test_settings_parse_and_ports_agree(objects: list[Obj], overlay: str) -> Non
         assert service is not None
         resolved = resolve_target_port(service, serving, objects)
         assert resolved is not None and resolved[1] == serving, f"Service {c.name} does not reach port {serving}"
+
+
+
+def test_every_service_holds_a_certificate_of_the_internal_ca(objects: list[Obj], overlay: str) -> None:
+    """Mutual TLS (components/mtls): each service's settings name a certificate, key and CA mounted from the
+    secret of a cert-manager Certificate issued to its own name by the internal CA; none would refuse to start."""
+    certificates = {c["spec"]["secretName"]: c for c in of_kind(objects, "Certificate")}
+    issuers = {name_of(i): i for i in of_kind(objects, "Issuer")}
+    for c in platform(overlay):
+        if c.simulator:
+            continue
+        d = deployment(objects, c)
+        s = effective_settings(objects, c, d)
+        s.require_tls()
+        assert s.tls_enabled, f"{c.name}: TOPUP_TLS_CERT_FILE, TOPUP_TLS_KEY_FILE, TOPUP_TLS_CA_FILE"
+        container = main_container(d)
+        volumes = {v["name"]: v for v in d["spec"]["template"]["spec"].get("volumes") or []}
+        for path in (s.tls_cert_file, s.tls_key_file, s.tls_ca_file):
+            mount = next((m for m in container.get("volumeMounts") or []
+                          if str(path).startswith(m["mountPath"].rstrip("/") + "/")), None)
+            assert mount is not None, f"{c.name}: nothing mounted at {path}"
+            secret = volumes[mount["name"]].get("secret", {}).get("secretName")
+            cert = certificates.get(secret)
+            assert cert is not None, f"{c.name}: {path} is not from a cert-manager Certificate's secret"
+            spec = cert["spec"]
+            assert spec["commonName"] == c.name and c.name in spec.get("dnsNames", []), (
+                f"{c.name}: its certificate must name it (the identity the access policies check)")
+            assert {"server auth", "client auth"} <= set(spec.get("usages", [])), f"{c.name}: server and client"
+            issuer = issuers.get(spec["issuerRef"]["name"])
+            assert issuer is not None and "ca" in issuer["spec"], f"{c.name}: issued by the internal CA issuer"
+            ca = certificates.get(issuer["spec"]["ca"]["secretName"])
+            assert ca is not None and ca["spec"].get("isCA"), f"{c.name}: the CA issuer's secret is a CA Certificate"
+
+
+def test_every_configured_call_is_in_the_callees_access_policy(objects: list[Obj], overlay: str) -> None:
+    """A caller configured with a service's address (GATEWAY_*_TARGET, REFUNDS_*_TARGET) is an entry of that
+    service's allow-list (its identity: the caller's name); every entry names a real caller."""
+    import importlib
+
+    policies = {c.name: importlib.import_module(f"{c.package}.grpc_api").ACCESS
+                for c in platform(overlay) if c.grpc and not c.simulator}
+    for c in platform(overlay):
+        s = effective_settings(objects, c)
+        for field in c.settings.model_fields:
+            if field.endswith("_target"):
+                callee = urlsplit(f"//{getattr(s, field)}").hostname
+                assert callee in policies, f"{c.name}.{field}: {callee} is not a gRPC service"
+                assert policies[callee].callers.get(c.name), f"{callee}'s access policy does not admit {c.name}"
+    for callee, policy in policies.items():
+        assert set(policy.callers) <= {*(c.name for c in platform(overlay)), "ops"}, f"{callee}: unknown caller"
 
 
 def test_environment_matches_the_overlay(objects: list[Obj], overlay: str) -> None:

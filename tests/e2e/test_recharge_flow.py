@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
 import httpx
 import pytest
 
@@ -79,7 +78,7 @@ async def test_sandbox_numbers_end_where_the_table_says(
         assert [c["transition"] for c in seen["history"]][-2:] == ["fail", "refund"]
         ledger = await provider_ledger(stack, "alipay", order["payment"]["transaction_id"])
         assert [(r["amount_fen"], r["status"]) for r in ledger["refunds"]] == [(1000, "SETTLED")]
-    async with grpc.aio.insecure_channel(stack.grpc("billing")) as channel:
+    async with stack.channel("billing") as channel:
         fulfilment = await billing_pb2_grpc.BillingServiceStub(channel).GetFulfilment(
             billing_pb2.GetFulfilmentRequest(order_id=order["order_id"]))
     writes = [a for a in fulfilment.attempts if a.kind == "credit"]

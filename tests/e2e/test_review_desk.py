@@ -8,7 +8,6 @@ import asyncio
 import time
 from typing import Any
 
-import grpc
 from aiokafka import AIOKafkaProducer
 
 from tests.e2e.conftest import Desk, provider_ledger, recharge, staff_headers, wait_final, wait_status
@@ -135,7 +134,7 @@ async def test_four_eyes_above_the_threshold(client: AsyncTopupClient, desk: Des
 async def _held(stack: Stack, paid: int = 2000) -> str:
     """An order the risk engine held for review (REVIEW): never sent to BOSS until a person approves it."""
     body = recharge("18612349876", "CREDIT_20", paid)
-    async with grpc.aio.insecure_channel(stack.grpc("orders")) as channel:
+    async with stack.channel("orders", "gateway") as channel:  # as the gateway would, after risk said REVIEW
         created = await orders_pb2_grpc.OrdersServiceStub(channel).CreateRecharge(orders_pb2.CreateRechargeRequest(
             channel_id="demo", channel_order_id=body["channel_order_id"],
             account=common_pb2.Account(type=common_pb2.ACCOUNT_TYPE_MOBILE, id=body["account_id"]), sku="CREDIT_20",
@@ -170,7 +169,7 @@ async def test_a_held_order_rejected_is_refunded(client: AsyncTopupClient, desk:
 async def _redeliver_failure(stack: Stack, order_id: str) -> None:
     """As soon as the order is FAILED, its FAILED event again: the very record (an at-least-once redelivery)
     and copies under new event ids (a producer's retry gone wrong), three of each."""
-    async with grpc.aio.insecure_channel(stack.grpc("orders")) as channel:
+    async with stack.channel("orders") as channel:
         orders = orders_pb2_grpc.OrdersServiceStub(channel)
         while (order := await orders.GetOrder(orders_pb2.GetOrderRequest(order_id=order_id, include_history=True))
                ).status == orders_pb2.ORDER_STATUS_UNDER_REVIEW:

@@ -28,9 +28,11 @@ from tests.integration.conftest import settings_for
 from topup.common.v1 import common_pb2
 from topup.events.v1 import vouchers_pb2
 from topup.risk.v1 import risk_pb2, risk_pb2_grpc
+from topup_devstack.certs import DevPki
 from topup_devstack.infra import free_port
 from topup_platform.events import VOUCHERS_TOPIC, kafka_headers, make_envelope
 from topup_platform.kafka import make_producer
+from topup_platform.staff import METADATA_KEY, StaffSigner
 from topup_platform.timeutil import to_timestamp, utcnow
 
 pytestmark = pytest.mark.integration
@@ -43,6 +45,16 @@ class Replica:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    pki: DevPki
+
+    def credentials(self, identity: str = "gateway") -> grpc.ChannelCredentials:
+        cert, key, ca = self.pki.read(identity)
+        return grpc.ssl_channel_credentials(ca, key, cert)
+
+    def alice(self) -> tuple[tuple[str, str], ...]:
+        """The metadata of an admin call: a staff assertion for alice, signed as the gateway signs them."""
+        cert, key, _ = self.pki.read("gateway")
+        return ((METADATA_KEY, StaffSigner(cert, key).assertion("alice", ["admin"])),)
 
     @property
     def target(self) -> str:
@@ -68,7 +80,8 @@ def replicas(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[R
 
     asyncio.run(create())
     work = tmp_path_factory.mktemp("risk-replicas")
-    env = {**os.environ, **infra.env(), "DATABASE_URL": _database(infra.database_url, name),
+    pki = DevPki.create(work / "certs")
+    env = {**os.environ, **infra.env(), **pki.env("risk"), "DATABASE_URL": _database(infra.database_url, name),
            "TOPUP_MIGRATE_ON_START": "1", "RISK_RULES_REFRESH_SECONDS": "0.5",
            "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
     started: list[Replica] = []
@@ -79,7 +92,7 @@ def replicas(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[R
                 process = subprocess.Popen(
                     [sys.executable, "-m", "risk"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                     env={**env, "RISK_GRPC_PORT": str(port), "RISK_METRICS_PORT": str(free_port())})
-            started.append(Replica(process, port, log))
+            started.append(Replica(process, port, log, pki))
         for replica in started:
             _wait_serving(replica)
         yield started
@@ -100,7 +113,7 @@ def _wait_serving(replica: Replica, timeout: float = 60) -> None:
         if replica.process.poll() is not None:
             raise RuntimeError(f"risk replica exited:\n{replica.log.read_text()[-3000:]}")
         try:
-            with grpc.insecure_channel(replica.target) as channel:
+            with grpc.secure_channel(replica.target, replica.credentials("ops")) as channel:
                 reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
             if reply.status == health_pb2.HealthCheckResponse.SERVING:
                 return
@@ -112,8 +125,11 @@ def _wait_serving(replica: Replica, timeout: float = 60) -> None:
 
 @pytest.fixture
 async def stubs(replicas: list[Replica]) -> AsyncIterator[list[risk_pb2_grpc.RiskServiceStub]]:
-    channels = [grpc.aio.insecure_channel(r.target) for r in replicas]
-    yield [risk_pb2_grpc.RiskServiceStub(c) for c in channels]
+    channels = [grpc.aio.secure_channel(r.target, r.credentials()) for r in replicas]
+    stubs = [risk_pb2_grpc.RiskServiceStub(c) for c in channels]
+    for stub, replica in zip(stubs, replicas, strict=True):
+        stub.alice = replica.alice  # type: ignore[attr-defined]
+    yield stubs
     for c in channels:
         await c.close()
 
@@ -153,8 +169,10 @@ async def _deploy(stub: risk_pb2_grpc.RiskServiceStub, extra_rule: dict[str, obj
     doc = orjson.loads((await stub.GetRuleSet(risk_pb2.GetRuleSetRequest(version=live))).body_json)
     doc["rules"].append(extra_rule)
     created = await stub.CreateRuleSet(risk_pb2.CreateRuleSetRequest(body_json=orjson.dumps(doc).decode(),
-                                                                     note="test", actor=ALICE))
-    await stub.DeployRuleSet(risk_pb2.DeployRuleSetRequest(version=created.version, mode=mode, actor=ALICE))
+                                                                     note="test", actor=ALICE),
+                                      metadata=stub.alice())  # type: ignore[attr-defined]
+    await stub.DeployRuleSet(risk_pb2.DeployRuleSetRequest(version=created.version, mode=mode, actor=ALICE),
+                             metadata=stub.alice())  # type: ignore[attr-defined]
     return created.version
 
 
@@ -177,7 +195,8 @@ async def test_a_rule_change_reaches_the_other_running_replica_within_seconds(st
         assert (decision.outcome, decision.ruleset_version) == (risk_pb2.OUTCOME_DENY, f"v{version}")
     finally:
         await a.DeployRuleSet(risk_pb2.DeployRuleSetRequest(version=before.live_version,
-                                                            mode=risk_pb2.DEPLOY_MODE_LIVE, actor=ALICE))
+                                                            mode=risk_pb2.DEPLOY_MODE_LIVE, actor=ALICE),
+                              metadata=a.alice())
         async with asyncio.timeout(10):  # rolled back everywhere
             for stub in stubs:
                 while (await stub.GetRuleSetState(risk_pb2.GetRuleSetStateRequest())).loaded_live_version != \
@@ -205,7 +224,7 @@ async def test_shadow_mode_on_both_replicas(stubs) -> None:  # type: ignore[no-u
         assert (report.decisions, report.agreements) == (3, 1)
         assert {d.decision_id for d in report.differences} == {d.decision_id for d in odd}
     finally:
-        await a.StopShadow(risk_pb2.StopShadowRequest(actor=ALICE))
+        await a.StopShadow(risk_pb2.StopShadowRequest(actor=ALICE), metadata=a.alice())
 
 
 async def test_failed_pins_published_as_events_lock_the_account_and_device_out(infra, stubs) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ import httpx
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from topup_devstack.certs import IDENTITIES, DevPki
 from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, port_open
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -113,10 +114,13 @@ PROCESSES = [
 ]
 
 
-def wait_ready(ports: Ports, timeout: float, without: list[str]) -> dict[str, str]:
+def wait_ready(ports: Ports, timeout: float, without: list[str], pki: DevPki) -> dict[str, str]:
     """Poll until the gateway is ready (it checks the database, risk and orders) and the rest answer."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    cert, key, ca = pki.read("ops")  # health checks answer any peer holding a certificate of the CA
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
 
     deadline = time.monotonic() + timeout
     pending = {"gateway", "boss-sim", "payments-sim", "billing-adapter", "refunds"} - set(without)
@@ -131,7 +135,7 @@ def wait_ready(ports: Ports, timeout: float, without: list[str]) -> dict[str, st
                         ok = http.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
                     else:
                         port = ports.billing if name == "billing-adapter" else ports.refunds
-                        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                        with grpc.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
                             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
                                                                               timeout=1)
                         ok = reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -216,14 +220,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"embedded Kafka (Tansu): {bootstrap}", flush=True)  # noqa: T201
 
         env = process_env(ports, database_url, bootstrap, extra)
+        pki = DevPki.create(data_dir.parent / "certs")  # a new CA and certificates each run (mutual TLS)
+        tls = {name: pki.env(name) for name, _ in PROCESSES if name in IDENTITIES}
         manager = Manager(Printer(sys.stdout))
         for name, module in PROCESSES:
             if name not in args.without:
-                manager.add_process(name, f"{sys.executable} -m {module}", env={**os.environ, **env}, cwd=str(ROOT))
+                manager.add_process(name, f"{sys.executable} -m {module}", env={**os.environ, **env,
+                                                                                 **tls.get(name, {})},
+                                    cwd=str(ROOT))
 
         def announce() -> None:
             try:
-                wait_ready(ports, args.ready_timeout, args.without)
+                wait_ready(ports, args.ready_timeout, args.without, pki)
             except TimeoutError as err:
                 print(f"\n{err}; stopping.\n", flush=True)  # noqa: T201
                 manager.terminate()
@@ -231,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.ready_file:
                 tmp = args.ready_file.with_suffix(".tmp")
                 tmp.write_text(json.dumps({**asdict(ports), "database_url": database_url,
-                                           "kafka_bootstrap": bootstrap, "env": env}))
+                                           "kafka_bootstrap": bootstrap, "env": env, "tls": tls,
+                                           "certs": str(pki.directory)}))
                 tmp.replace(args.ready_file)
             print(banner(ports, running_postgres), flush=True)  # noqa: T201
 

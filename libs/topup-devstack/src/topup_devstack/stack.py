@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+from grpc import aio as grpc_aio
+
+from topup_devstack.certs import DevPki
+
 
 @dataclass
 class Stack:
@@ -37,11 +42,24 @@ class Stack:
     def grpc(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
 
+    @property
+    def pki(self) -> DevPki:
+        """The dev CA and certificates the platform runs with (mutual TLS between the services)."""
+        return DevPki(Path(self.ports["certs"]))
+
+    def channel(self, name: str, identity: str = "ops") -> grpc_aio.Channel:
+        """A gRPC channel to one of the services, as `identity` (its certificate: gateway, refunds, ops...)."""
+        cert, key, ca = self.pki.read(identity)
+        return grpc_aio.secure_channel(self.grpc(name), grpc.ssl_channel_credentials(ca, key, cert))
+
     def spawn(self, module: str, log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
-        """Run one of the platform's processes (left out with `without`) with the stack's environment."""
+        """Run one of the platform's processes (left out with `without`) with the stack's environment and, for a
+        service, its certificate (`log_name` is its process name: billing-adapter, gateway...)."""
         with open(self.log_path.with_name(f"{log_name}.log"), "ab") as log:
             return subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **self.env,
-                                                                         **self.ports["env"], **extra_env},
+                                                                         **self.ports["env"],
+                                                                         **self.ports["tls"].get(log_name, {}),
+                                                                         **extra_env},
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def log_tail(self, lines: int = 80) -> str:

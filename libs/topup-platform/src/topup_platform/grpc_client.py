@@ -1,4 +1,4 @@
-"""gRPC aio client helpers: channels with tracing, keep-alive and a retry policy for UNAVAILABLE, and a
+"""gRPC aio client helpers: channels with mutual TLS, tracing, keep-alive and a retry policy for UNAVAILABLE, and a
 call wrapper that turns a failed call into `RemoteError` carrying the callee's documented code."""
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from typing import TypeVar
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-from topup_platform import telemetry
+from topup_platform import staff, telemetry
 from topup_platform.errors import RemoteError, remote_error_from
+from topup_platform.settings import PlatformSettings
+from topup_platform.tls import TlsMaterial
 
 T = TypeVar("T")
 
@@ -31,18 +33,23 @@ _SERVICE_CONFIG = json.dumps({
 })
 
 
-def insecure_channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        target,
-        interceptors=(aio_client_interceptors(filter_=telemetry.NOT_HEALTH_CHECK)
-                      if telemetry.tracing_enabled() else None),
-        options=[
-            ("grpc.service_config", _SERVICE_CONFIG),
-            ("grpc.enable_retries", 1),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-        ],
-    )
+def channel(target: str, settings: PlatformSettings) -> grpc.aio.Channel:
+    """A channel to a peer service: mutual TLS with this process's certificate when the settings name one
+    (required outside dev), plaintext otherwise. Calls made while handling a staff request carry its staff
+    assertion (topup_platform.staff)."""
+    tls = TlsMaterial.from_settings(settings)
+    interceptors: list[grpc.aio.ClientInterceptor] = [*staff.forwarding_interceptors()]
+    if telemetry.tracing_enabled():
+        interceptors.extend(aio_client_interceptors(filter_=telemetry.NOT_HEALTH_CHECK))
+    options = [
+        ("grpc.service_config", _SERVICE_CONFIG),
+        ("grpc.enable_retries", 1),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+    ]
+    if tls is None:
+        return grpc.aio.insecure_channel(target, interceptors=interceptors, options=options)
+    return grpc.aio.secure_channel(target, tls.channel_credentials(), interceptors=interceptors, options=options)
 
 
 async def call(awaitable: Awaitable[T]) -> T:
@@ -53,4 +60,4 @@ async def call(awaitable: Awaitable[T]) -> T:
         raise remote_error_from(err) from err
 
 
-__all__ = ["RemoteError", "call", "insecure_channel"]
+__all__ = ["RemoteError", "call", "channel"]

@@ -22,8 +22,12 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from topup.common.v1 import common_pb2
 from topup_platform import metrics, telemetry
+from topup_platform.access import AccessInterceptor, AccessPolicy
 from topup_platform.errors import DomainError, internal_error_pb
 from topup_platform.logging import get_logger
+from topup_platform.settings import PlatformSettings
+from topup_platform.staff import StaffVerifier
+from topup_platform.tls import TlsMaterial
 
 log = get_logger(__name__)
 
@@ -141,18 +145,32 @@ async def each_item(
 
 
 class GrpcServer:
-    """A grpc.aio server with health (per service and overall) and reflection."""
+    """A grpc.aio server with health (per service and overall) and reflection, mutual TLS when the settings
+    name certificates (required outside dev), and the service's access policy on every call.
 
-    def __init__(self, *, port: int, host: str = "0.0.0.0", interceptors: Sequence[Any] = ()) -> None:
+    It listens on `settings.listen_host` (loopback in dev). With `TOPUP_GRPC_HEALTH_PORT`, a second plaintext
+    server on that port answers the health service only, for probes that cannot present a certificate.
+    """
+
+    def __init__(self, *, port: int, settings: PlatformSettings, policy: AccessPolicy,
+                 interceptors: Sequence[Any] = ()) -> None:
+        host = settings.listen_host
         self.address = f"{host}:{port}"
+        self.health_address = f"{host}:{settings.grpc_health_port}" if settings.grpc_health_port else None
+        self.tls = TlsMaterial.from_settings(settings)
+        verifier = StaffVerifier(self.tls.ca) if self.tls is not None else None
         tracing = [aio_server_interceptor(filter_=telemetry.NOT_HEALTH_CHECK)] if telemetry.tracing_enabled() else []
         self.server = grpc.aio.server(
-            interceptors=[*tracing, ErrorInterceptor(), *interceptors],
+            interceptors=[*tracing, ErrorInterceptor(), AccessInterceptor(policy, verifier), *interceptors],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
         )
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names: list[str] = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+        self.probe_server: grpc.aio.Server | None = None
+        if self.health_address is not None:
+            self.probe_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.probe_server)
 
     def add(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
         register(servicer, self.server)
@@ -160,15 +178,27 @@ class GrpcServer:
 
     async def start(self) -> None:
         reflection.enable_server_reflection([*self.service_names, reflection.SERVICE_NAME], self.server)
-        bound = self.server.add_insecure_port(self.address)
+        if self.tls is not None:
+            bound = self.server.add_secure_port(self.address, self.tls.server_credentials())
+        else:
+            log.warning("gRPC without TLS: any local process may call every method (dev only; make run "
+                        "gives every service a certificate)", address=self.address)
+            bound = self.server.add_insecure_port(self.address)
         if not bound:
             raise RuntimeError(f"could not bind gRPC server to {self.address}")
+        if self.probe_server is not None and self.health_address is not None:
+            if not self.probe_server.add_insecure_port(self.health_address):
+                raise RuntimeError(f"could not bind the gRPC health port to {self.health_address}")
+            await self.probe_server.start()
         await self.server.start()
         for name in ("", *self.service_names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("grpc server started", address=self.address, services=self.service_names)
+        log.info("grpc server started", address=self.address, tls=self.tls is not None,
+                 health_address=self.health_address, services=self.service_names)
 
     async def stop(self, grace: float) -> None:
         """Health NOT_SERVING first (so balancers drain), then stop accepting and let in-flight calls finish."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.probe_server is not None:
+            await self.probe_server.stop(0)

@@ -39,7 +39,7 @@ OUTBOX_PUBLISHED = Counter("topup_outbox_published_total", "Outbox events publis
 OUTBOX_RELAY_LEADER = Gauge("topup_outbox_relay_leader", "1 while this replica holds the relay lock")
 
 
-def serve_metrics(port: int) -> None:
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
     """Expose /metrics on its own port (a daemon thread), for the gRPC services."""
     if port:
-        start_http_server(port)
+        start_http_server(port, addr=host)

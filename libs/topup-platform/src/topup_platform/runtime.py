@@ -120,7 +120,8 @@ class ServiceRuntime:
         s = self.settings
         configure_logging(s.service_name, level=s.log_level, json=s.json_logs)
         telemetry.configure_tracing(s.service_name)
-        metrics.serve_metrics(s.metrics_port)
+        s.require_tls()
+        metrics.serve_metrics(s.metrics_port, s.listen_host)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)

@@ -10,9 +10,10 @@ Settings are built once in `main()` and passed down: no import-time `Settings()`
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,10 @@ class Environment(StrEnum):
 
 class PlaceholderSecretError(ValueError):
     """A secret still has its development default outside development."""
+
+
+class InsecureTransportError(ValueError):
+    """gRPC without TLS outside development."""
 
 
 def _alias(*names: str) -> AliasChoices:
@@ -65,6 +70,43 @@ class PlatformSettings(BaseSettings):
     metrics_port: int = 0
     #: Seconds to let in-flight work finish on SIGTERM before closing.
     shutdown_grace_seconds: float = 10.0
+
+    # --- the internal network: mutual TLS between the services (see topup_platform.tls)
+    #: this process's certificate (PEM, its chain after it), its key, and the CA it trusts for its peers. All
+    #: three or none: with them, gRPC servers accept only TLS clients holding a certificate of this CA and
+    #: clients connect only with TLS; without them (dev only) gRPC is plaintext. Required outside dev.
+    tls_cert_file: Path | None = Field(None, validation_alias=_alias("TOPUP_TLS_CERT_FILE"))
+    tls_key_file: Path | None = Field(None, validation_alias=_alias("TOPUP_TLS_KEY_FILE"))
+    tls_ca_file: Path | None = Field(None, validation_alias=_alias("TOPUP_TLS_CA_FILE"))
+    #: the address internal listeners (gRPC, metrics, the health port) bind to; unset: 127.0.0.1 in dev
+    #: (nothing else on the machine or the network reaches them), every interface otherwise (a pod's IP).
+    bind_host: str | None = Field(None, validation_alias=_alias("TOPUP_BIND_HOST"))
+    #: a second, plaintext gRPC port serving only the stock health service (Kubernetes gRPC probes and compose
+    #: health checks cannot present a client certificate); 0: none.
+    grpc_health_port: int = Field(0, validation_alias=_alias("TOPUP_GRPC_HEALTH_PORT"))
+
+    @model_validator(mode="after")
+    def _tls_all_or_none(self) -> PlatformSettings:
+        given = [f for f in ("tls_cert_file", "tls_key_file", "tls_ca_file") if getattr(self, f) is not None]
+        if given and len(given) != 3:
+            raise ValueError("TOPUP_TLS_CERT_FILE, TOPUP_TLS_KEY_FILE and TOPUP_TLS_CA_FILE go together")
+        return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert_file is not None
+
+    @property
+    def listen_host(self) -> str:
+        if self.bind_host:
+            return self.bind_host
+        return "127.0.0.1" if self.is_dev else "0.0.0.0"
+
+    def require_tls(self) -> None:
+        """Refuse to serve or call gRPC without TLS outside dev."""
+        if not self.is_dev and not self.tls_enabled:
+            raise InsecureTransportError(
+                "TOPUP_TLS_CERT_FILE, TOPUP_TLS_KEY_FILE and TOPUP_TLS_CA_FILE are required unless TOPUP_ENV=dev")
 
     @property
     def is_dev(self) -> bool:

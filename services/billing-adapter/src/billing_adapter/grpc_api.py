@@ -10,12 +10,21 @@ import grpc
 from billing_adapter import repository
 from billing_adapter.boss_client import BossClient
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
-from topup_platform import identifiers, vocab
+from topup_platform import identifiers, staff, vocab
+from topup_platform.access import AccessPolicy
 from topup_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from topup_platform.logging import get_logger
 from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)
+
+#: who may call what (the peer's certificate names it): the gateway reads balances, the review desk stops a
+#: fulfilment before a person decides, operators' tools read a fulfilment's attempts
+ACCESS = AccessPolicy.of(billing_pb2.DESCRIPTOR.services_by_name["BillingService"], {
+    "gateway": ["GetBalance"],
+    "refunds": ["StopFulfilment"],
+    "ops": ["GetFulfilment", "GetBalance"],
+})
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
@@ -60,12 +69,13 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         self, request: billing_pb2.StopFulfilmentRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.Fulfilment:
         order_id = _order_id(request.order_id)
+        actor = f"staff:{staff.current().id}"  # the verified staff assertion; the request's `actor` is ignored
         async with self.pool.acquire() as conn, conn.transaction():
-            job, busy = await repository.stop(conn, order_id, request.actor or "unknown", self.clock_skew_seconds)
+            job, busy = await repository.stop(conn, order_id, actor, self.clock_skew_seconds)
             if busy:
                 raise FailedPrecondition("the adapter is working on this order at BOSS: wait for its outcome",
                                          code="FULFILMENT_IN_PROGRESS")
-            log.info("fulfilment stopped for review", order_id=str(order_id), state=job["state"], actor=request.actor)
+            log.info("fulfilment stopped for review", order_id=str(order_id), state=job["state"], actor=actor)
             return await _fulfilment(conn, job)
 
 

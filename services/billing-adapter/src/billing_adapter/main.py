@@ -7,7 +7,7 @@ from datetime import timedelta
 from billing_adapter.boss_client import BossClient
 from billing_adapter.consumers import fulfilment_requests, order_handlers
 from billing_adapter.gate import BossGate
-from billing_adapter.grpc_api import BillingServicer
+from billing_adapter.grpc_api import ACCESS, BillingServicer
 from billing_adapter.ported import PortedNumbersSync
 from billing_adapter.reconcile import Reconciler, ScheduledReconciliation
 from billing_adapter.settings import BillingSettings
@@ -45,7 +45,7 @@ async def main(settings: BillingSettings) -> int:
                               batch_handler=fulfilment_requests(worker), concurrency=64),
                 "order-events",
             )
-            server = GrpcServer(port=settings.grpc_port)
+            server = GrpcServer(port=settings.grpc_port, settings=settings, policy=ACCESS)
             servicer = BillingServicer(rt.pool, boss, settings.boss_clock_skew_seconds)
             server.add(billing_pb2_grpc.add_BillingServiceServicer_to_server, servicer,
                        billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name)

@@ -25,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from gateway.errors import ApiError
 from gateway.settings import GatewaySettings
 from topup_platform import identifiers as ids
+from topup_platform import staff as staff_assertions
 
 AUDIENCE = "topup-admin"
 _bearer = HTTPBearer(auto_error=False,
@@ -77,6 +78,10 @@ def require(*allowed: Role) -> Callable[..., Coroutine[Any, Any, Staff]]:
         staff = verify_token(request.app.state.settings, credentials.credentials)
         if not (staff.roles & {*allowed, Role.ADMIN}):
             raise ApiError("ADMIN_FORBIDDEN", details={"needs": sorted(r.value for r in allowed)})
+        # the services take the member of staff from this signed assertion, forwarded on this request's calls
+        upstream = getattr(request.app.state, "upstream", None)
+        if (signer := getattr(upstream, "staff_signer", None)) is not None:
+            staff_assertions.set_for_request(signer.assertion(staff.id, [r.value for r in staff.roles]))
         return staff
 
     return dependency

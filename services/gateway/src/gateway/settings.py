@@ -85,6 +85,8 @@ class GatewaySettings(PlatformSettings):
     admin_jwt_secret: SecretStr = SecretStr(DEV_ADMIN_JWT_SECRET)
     admin_jwt_issuer: str = "topup-gateway"
     admin_token_ttl_seconds: int = 8 * 3600
+    #: lifetime of the staff assertions the gateway signs for the services on each admin request
+    staff_assertion_ttl_seconds: int = 120
     #: dev only: the demo channel of DESIGN.md section 5
     demo_channel_id: str = "demo"
     demo_channel_secret: SecretStr = Field(

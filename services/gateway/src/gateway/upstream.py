@@ -21,7 +21,9 @@ from topup.refunds.v1 import refunds_pb2_grpc
 from topup.risk.v1 import risk_pb2, risk_pb2_grpc
 from topup_platform.batching import MicroBatcher
 from topup_platform.errors import RemoteError, remote_error_from, remote_error_from_pb
-from topup_platform.grpc_client import insecure_channel
+from topup_platform.grpc_client import channel as grpc_channel
+from topup_platform.staff import StaffSigner
+from topup_platform.tls import TlsMaterial
 
 T = TypeVar("T")
 
@@ -37,8 +39,12 @@ def item_error(error: common_pb2.Error) -> ApiError:
 class Upstream:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        tls = TlsMaterial.from_settings(settings)
+        #: signs the staff assertions the services verify (with this gateway's TLS key); None without TLS (dev)
+        self.staff_signer = (StaffSigner(tls.cert_chain, tls.private_key, settings.staff_assertion_ttl_seconds)
+                             if tls is not None else None)
         self._channels = {
-            name: insecure_channel(target)
+            name: grpc_channel(target, settings)
             for name, target in (("risk", settings.risk_target), ("orders", settings.orders_target),
                                  ("billing", settings.billing_target), ("refunds", settings.refunds_target))
         }

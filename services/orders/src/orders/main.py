@@ -7,7 +7,7 @@ from datetime import timedelta
 from orders.catalog import Catalog
 from orders.consumers import billing_handlers, billing_moves, refund_handlers
 from orders.domain.vouchers import PinHasher
-from orders.grpc_api import OrdersServicer
+from orders.grpc_api import ACCESS, OrdersServicer
 from orders.service import OrdersService
 from orders.settings import OrdersSettings
 from orders.sweeper import StuckSweeper
@@ -55,7 +55,7 @@ async def main(settings: OrdersSettings) -> int:
                           topics=[REFUNDS_TOPIC], handlers=refund_handlers(service)),
             "refund-events",
         )
-        server = GrpcServer(port=settings.grpc_port)
+        server = GrpcServer(port=settings.grpc_port, settings=settings, policy=ACCESS)
         server.add(orders_pb2_grpc.add_OrdersServiceServicer_to_server, OrdersServicer(service, vouchers),
                    orders_pb2.DESCRIPTOR.services_by_name["OrdersService"].full_name)
         await rt.serve(server)

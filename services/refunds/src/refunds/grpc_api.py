@@ -20,8 +20,10 @@ from refunds.provider import PROVIDERS, verify_notice
 from topup.common.v1 import common_pb2
 from topup.refunds.v1 import refunds_pb2, refunds_pb2_grpc
 from topup_platform import identifiers, vocab
+from topup_platform.access import AccessPolicy
 from topup_platform.errors import InvalidArgument, NotFound, PermissionDenied
 from topup_platform.logging import get_logger
+from topup_platform.staff import current as verified_staff
 from topup_platform.timeutil import from_timestamp, to_timestamp
 
 log = get_logger(__name__)
@@ -35,6 +37,14 @@ STATUS: dict[str, refunds_pb2.RefundStatus] = {
 }
 STATUS_NAMES = {v: k for k, v in STATUS.items()}
 MAX_PAGE = 200
+
+#: who may call what (the peer's certificate names it): the gateway serves the admin API and hands over the
+#: providers' notices; operators' tools read
+ACCESS = AccessPolicy.of(refunds_pb2.DESCRIPTOR.services_by_name["RefundsService"], {
+    "gateway": ["GetRefund", "ListRefunds", "NotifyRefund", "GetCalendarYear", "SetCalendarYear", "ComputeDeadline",
+                "ListCases", "GetCase", "AssignCase", "DecideCase", "ApproveProposal", "DeclineProposal"],
+    "ops": ["GetRefund", "ListRefunds", "GetCalendarYear", "ComputeDeadline", "ListCases", "GetCase"],
+})
 
 
 def _uuid(value: str, what: str) -> UUID:
@@ -100,10 +110,10 @@ def case_pb(row: asyncpg.Record, threshold: int, actions: list[asyncpg.Record] |
     )
 
 
-def _staff(staff: refunds_pb2.Staff) -> StaffMember:
-    if not staff.id:
-        raise PermissionDenied("a member of staff must be named", code="ADMIN_AUTH_REQUIRED")
-    return StaffMember(staff.id, frozenset(staff.roles))
+def _staff() -> StaffMember:
+    """The member of staff of the gateway's signed assertion (the request's `staff` field is ignored)."""
+    who = verified_staff()
+    return StaffMember(who.id, who.roles)
 
 
 class RefundsServicer(refunds_pb2_grpc.RefundsServiceServicer):
@@ -208,10 +218,10 @@ class RefundsServicer(refunds_pb2_grpc.RefundsServiceServicer):
             year = CalendarYear.parse(c.year, c.holidays, c.working_weekends)
         except CalendarError as err:
             raise InvalidArgument(str(err), code="CALENDAR_INVALID") from None
+        by = verified_staff().id  # the request's `actor` is ignored
         async with self.pool.acquire() as conn:
-            await repo.save_calendar_year(conn, year.year, list(year.holidays), list(year.working_weekends),
-                                          request.actor.id or "unknown")
-        log.info("working-day calendar changed", year=year.year, by=request.actor.id,
+            await repo.save_calendar_year(conn, year.year, list(year.holidays), list(year.working_weekends), by)
+        log.info("working-day calendar changed", year=year.year, by=by,
                  holidays=len(year.holidays), working_weekends=len(year.working_weekends))
         await self.calendar.reload()
         return self._year_pb(year.year)
@@ -256,18 +266,18 @@ class RefundsServicer(refunds_pb2_grpc.RefundsServiceServicer):
 
     async def AssignCase(self, request: refunds_pb2.AssignCaseRequest,
                          context: grpc.aio.ServicerContext) -> refunds_pb2.ReviewCase:
-        return await self._case(await self.desk.assign(request.case_id, request.assignee, _staff(request.staff)))
+        return await self._case(await self.desk.assign(request.case_id, request.assignee, _staff()))
 
     async def DecideCase(self, request: refunds_pb2.DecideCaseRequest,
                          context: grpc.aio.ServicerContext) -> refunds_pb2.ReviewCase:
         return await self._case(await self.desk.decide(request.case_id, request.action, request.reason,
-                                                       _staff(request.staff), request.reference))
+                                                       _staff(), request.reference))
 
     async def ApproveProposal(self, request: refunds_pb2.ReviewProposalRequest,
                               context: grpc.aio.ServicerContext) -> refunds_pb2.ReviewCase:
-        return await self._case(await self.desk.approve(request.case_id, request.reason, _staff(request.staff)))
+        return await self._case(await self.desk.approve(request.case_id, request.reason, _staff()))
 
     async def DeclineProposal(self, request: refunds_pb2.ReviewProposalRequest,
                               context: grpc.aio.ServicerContext) -> refunds_pb2.ReviewCase:
-        return await self._case(await self.desk.decline(request.case_id, request.reason, _staff(request.staff)))
+        return await self._case(await self.desk.decline(request.case_id, request.reason, _staff()))
 

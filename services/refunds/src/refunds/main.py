@@ -7,7 +7,7 @@ from datetime import timedelta
 from refunds.calendar_store import CalendarStore
 from refunds.consumers import billing_handlers, order_handlers, relevant
 from refunds.desk import ReviewDesk
-from refunds.grpc_api import RefundsServicer
+from refunds.grpc_api import ACCESS, RefundsServicer
 from refunds.lifecycle import RefundBook
 from refunds.monitor import DeskMonitor
 from refunds.provider import ProviderClient
@@ -19,7 +19,7 @@ from topup.orders.v1 import orders_pb2_grpc
 from topup.refunds.v1 import refunds_pb2, refunds_pb2_grpc
 from topup_platform.consumer import EventConsumer
 from topup_platform.events import BILLING_TOPIC, ORDERS_TOPIC, REFUNDS_TOPIC
-from topup_platform.grpc_client import insecure_channel
+from topup_platform.grpc_client import channel
 from topup_platform.grpc_server import GrpcServer
 from topup_platform.outbox import Outbox, OutboxRelay
 from topup_platform.runtime import Periodic, ServiceRuntime
@@ -34,8 +34,8 @@ async def main(settings: RefundsSettings) -> int:
         calendar = CalendarStore(rt.pool)
         await calendar.reload()
         provider = ProviderClient(settings.payments_url, settings.public_notify_base, settings.provider_timeout_seconds)
-        orders_channel = insecure_channel(settings.orders_target)
-        billing_channel = insecure_channel(settings.billing_target)
+        orders_channel = channel(settings.orders_target, settings)
+        billing_channel = channel(settings.billing_target, settings)
         book = RefundBook(outbox, calendar)
         desk = ReviewDesk(rt.pool, book, provider, orders_pb2_grpc.OrdersServiceStub(orders_channel),
                           billing_pb2_grpc.BillingServiceStub(billing_channel),
@@ -60,7 +60,7 @@ async def main(settings: RefundsSettings) -> int:
                               topics=[BILLING_TOPIC], handlers=billing_handlers(desk)),
                 "billing-events",
             )
-            server = GrpcServer(port=settings.grpc_port)
+            server = GrpcServer(port=settings.grpc_port, settings=settings, policy=ACCESS)
             server.add(refunds_pb2_grpc.add_RefundsServiceServicer_to_server,
                        RefundsServicer(rt.pool, book, desk, calendar,
                                        settings.provider_notify_secret.get_secret_value(),

@@ -18,7 +18,8 @@ from risk.domain.features import Attempt
 from risk.service import RiskService, RuleSetRecord, State
 from topup.common.v1 import common_pb2
 from topup.risk.v1 import risk_pb2, risk_pb2_grpc
-from topup_platform import identifiers, telemetry
+from topup_platform import identifiers, staff, telemetry
+from topup_platform.access import AccessPolicy
 from topup_platform.batching import MicroBatcher
 from topup_platform.errors import DomainError
 from topup_platform.timeutil import from_timestamp, to_timestamp
@@ -35,10 +36,21 @@ _STATUS_TO_PB = {"DRAFT": risk_pb2.RULE_SET_STATUS_DRAFT, "LIVE": risk_pb2.RULE_
 _MODES = {risk_pb2.DEPLOY_MODE_LIVE: "live", risk_pb2.DEPLOY_MODE_SHADOW: "shadow"}
 
 
-def _actor(actor: common_pb2.Actor) -> str:
-    if not actor.id:
-        raise InvalidRequest("actor is required (who makes the change)")
-    return actor.id
+#: who may call what (the peer's certificate names it): the gateway evaluates attempts and serves the admin
+#: API; operators' tools read decisions, rules, lists and lockouts
+ACCESS = AccessPolicy.of(risk_pb2.DESCRIPTOR.services_by_name["RiskService"], {
+    "gateway": ["Evaluate", "EvaluateBatch", "GetDecision", "CreateRuleSet", "GetRuleSet", "ListRuleSets",
+                "DeployRuleSet", "StopShadow", "GetRuleSetState", "CompareShadow", "PutListEntry", "DeleteListEntry",
+                "ListListEntries", "GetLockout", "ClearLockout"],
+    "ops": ["GetDecision", "GetRuleSet", "ListRuleSets", "GetRuleSetState", "CompareShadow", "ListListEntries",
+            "GetLockout"],
+})
+
+
+def _actor() -> str:
+    """Who makes the change: the member of staff of the gateway's signed assertion (a request's `actor` field
+    is ignored: anyone able to send a request could fill it)."""
+    return staff.current().id
 
 
 def _staff(actor_id: str) -> common_pb2.Actor:
@@ -119,7 +131,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
     async def CreateRuleSet(
         self, request: risk_pb2.CreateRuleSetRequest, context: grpc.aio.ServicerContext
     ) -> risk_pb2.RuleSet:
-        record = await self.service.create_ruleset(request.body_json, request.note, _actor(request.actor),
+        record = await self.service.create_ruleset(request.body_json, request.note, _actor(),
                                                    validate_only=request.validate_only)
         return _ruleset_pb(record)
 
@@ -137,12 +149,12 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                             ) -> risk_pb2.RuleSetState:
         if request.mode not in _MODES:
             raise InvalidRequest("mode must be LIVE or SHADOW")
-        state = await self.service.deploy(request.version, _MODES[request.mode], _actor(request.actor), request.note)
+        state = await self.service.deploy(request.version, _MODES[request.mode], _actor(), request.note)
         return self._state_pb(state)
 
     async def StopShadow(self, request: risk_pb2.StopShadowRequest, context: grpc.aio.ServicerContext
                          ) -> risk_pb2.RuleSetState:
-        return self._state_pb(await self.service.stop_shadow(_actor(request.actor)))
+        return self._state_pb(await self.service.stop_shadow(_actor()))
 
     async def GetRuleSetState(self, request: risk_pb2.GetRuleSetStateRequest, context: grpc.aio.ServicerContext
                               ) -> risk_pb2.RuleSetState:
@@ -170,13 +182,13 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                            ) -> risk_pb2.ListEntry:
         e = request.entry
         row = await self.service.put_list_entry(e.list, e.kind, e.value, from_timestamp(e.expires_at), e.reason,
-                                                _actor(request.actor))
+                                                _actor())
         return _entry_pb(row)
 
     async def DeleteListEntry(self, request: risk_pb2.DeleteListEntryRequest, context: grpc.aio.ServicerContext
                               ) -> risk_pb2.DeleteListEntryResponse:
         deleted = await self.service.delete_list_entry(request.list, request.kind, request.value,
-                                                       _actor(request.actor))
+                                                       _actor())
         return risk_pb2.DeleteListEntryResponse(deleted=deleted)
 
     async def ListListEntries(self, request: risk_pb2.ListListEntriesRequest, context: grpc.aio.ServicerContext
@@ -193,7 +205,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
 
     async def ClearLockout(self, request: risk_pb2.ClearLockoutRequest, context: grpc.aio.ServicerContext
                            ) -> risk_pb2.Lockout:
-        await self.service.clear_lockout(request.kind, request.value, _actor(request.actor), request.reason)
+        await self.service.clear_lockout(request.kind, request.value, _actor(), request.reason)
         return await self._lockout_pb(request.kind, request.value)
 
     async def _lockout_pb(self, kind: str, value: str) -> risk_pb2.Lockout:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from risk.consumers import FeatureUpdates, relevant
-from risk.grpc_api import RiskServicer
+from risk.grpc_api import ACCESS, RiskServicer
 from risk.janitor import Janitor
 from risk.rulebook import RuleBook
 from risk.service import RiskService
@@ -46,7 +46,7 @@ async def main(settings: RiskSettings) -> int:
                               relevant=relevant(), batch_handler=updates.batch_handler()),
                 "feature-events",
             )
-            server = GrpcServer(port=settings.grpc_port)
+            server = GrpcServer(port=settings.grpc_port, settings=settings, policy=ACCESS)
             server.add(risk_pb2_grpc.add_RiskServiceServicer_to_server,
                        RiskServicer(service, max_batch=settings.evaluate_batch_max),
                        risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name)
