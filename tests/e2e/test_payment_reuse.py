@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.e2e.conftest import Desk, new_id, provider_ledger, recharge, some_number, wait_final, wait_status
@@ -126,3 +127,21 @@ async def test_refunds_against_one_provider_payment_never_pass_what_was_paid(cli
     assert (await other.get_recharge(second["order_id"]))["status"] == "FAILED"  # not refunded: nothing is owed
     ledger = await provider_ledger(stack, "alipay", transaction_id)
     assert (ledger["refunded_fen"], len(ledger["refunds"])) == (5000, 1)
+
+
+async def test_a_refund_the_provider_refuses_as_more_than_was_paid_is_final(client: AsyncTopupClient, stack: Stack,
+                                                                             desk: Desk) -> None:
+    """The provider's own cap (its REFUND_EXCEEDS_PAYMENT) ends the refund: FAILED at once, never sent again, never
+    taken as paid, and a case a person closes (the money went back already: never paid back by hand)."""
+    transaction_id = f"PAY-{time.time_ns()}"
+    async with httpx.AsyncClient(base_url=stack.payments) as http:  # the provider knows it as a 10-yuan payment
+        (await http.post("/alipay/v1/payments", json={"transaction_id": transaction_id, "amount_fen": 1000}))\
+            .raise_for_status()
+    order = await client.create_recharge(**recharge(NOT_FOUND_AT_BOSS, transaction_id=transaction_id))
+    refund = await desk.refund_of(order["order_id"], until="FAILED")
+    assert refund["attempts"] == 1 and [e["what"] for e in refund["events"]] == ["requested", "failed"]
+    case = await desk.case_of(order["order_id"], kind="REFUND_FAILED")
+    assert (case["reason_code"], case["allowed_actions"]) == ("REFUND_EXCEEDS_PAYMENT", ["close"])
+    assert (await client.get_recharge(order["order_id"]))["status"] == "FAILED"
+    ledger = await provider_ledger(stack, "alipay", transaction_id)
+    assert (ledger["refunded_fen"], [r["status"] for r in ledger["refunds"]]) == (0, ["REJECTED"])
