@@ -17,6 +17,7 @@ from orders.domain.errors import (
     AccountNotServed,
     IdempotencyConflict,
     IllegalTransition,
+    PaymentAlreadyUsed,
     PriceMismatch,
     SkuNotAvailable,
     SkuUnknown,
@@ -137,6 +138,81 @@ async def test_concurrent_conflicting_requests_one_wins_the_rest_conflict(servic
     results = await asyncio.gather(*(service.create_recharge(v, ALLOW) for v in variants), return_exceptions=True)
     assert sum(1 for r in results if isinstance(r, tuple)) == 1
     assert all(isinstance(r, IdempotencyConflict) for r in results if not isinstance(r, tuple))
+
+
+async def test_one_payment_backs_one_order(service: OrdersService) -> None:
+    first, _ = await service.create_recharge(request("P1"), ALLOW)
+    reuse = request("P2", payment=Payment(PaymentMethod.ALIPAY, "PAY-P1", 4900),
+                    account=Account(AccountType.MOBILE, "18612345679"))
+    with pytest.raises(PaymentAlreadyUsed) as refused:
+        await service.create_recharge(reuse, ALLOW)
+    assert refused.value.metadata["order_id"] == first.order_id
+    # a held or rejected order is backed by its payment too (a rejected one is refunded)
+    with pytest.raises(PaymentAlreadyUsed):
+        await service.create_recharge(reuse, RiskDecision("d-9", RiskOutcome.DENY, "RISK_DENIED"))
+    # the retry of the first is answered before the payment check, even after the price changed
+    async with service.pool.acquire() as conn:
+        await conn.execute("UPDATE channel_prices SET price_fen = 4800 WHERE sku = 'CREDIT_50'")
+    await service.catalog.reload()
+    again, replayed = await service.create_recharge(request("P1"), ALLOW)
+    assert replayed and again == first
+    # the same transaction id at another provider is another payment
+    other, _ = await service.create_recharge(
+        request("P3", payment=Payment(PaymentMethod.WECHAT, "PAY-P1", 4800)), ALLOW)
+    assert other.payment.transaction_id == "PAY-P1"
+    # through another channel it is the same payment: refused, without naming the other channel's order
+    async with service.pool.acquire() as conn:
+        await conn.execute("INSERT INTO channel_prices (channel_id, sku, price_fen) VALUES ('mall', 'CREDIT_50', 4800)")
+    await service.catalog.reload()
+    with pytest.raises(PaymentAlreadyUsed) as elsewhere:
+        await service.create_recharge(request("P1", channel_id="mall", payment=Payment(PaymentMethod.ALIPAY, "PAY-P1",
+                                                                                        4800)), ALLOW)
+    assert "order_id" not in elsewhere.value.metadata
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 2
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 4
+
+
+async def test_racing_uses_of_one_payment_make_one_order(service: OrdersService) -> None:
+    reuses = [request(f"RACE3-{i}", payment=Payment(PaymentMethod.ALIPAY, "PAY-RACE3", 4900)) for i in range(20)]
+    results = await asyncio.gather(*(service.create_recharge(r, ALLOW) for r in reuses), return_exceptions=True)
+    assert sum(1 for r in results if isinstance(r, tuple)) == 1
+    assert all(isinstance(r, PaymentAlreadyUsed) for r in results if not isinstance(r, tuple))
+    # and within one batch (the gateway coalesces concurrent requests), with a retry of the winner in it
+    batch = [(request(f"BATCH-{i}", payment=Payment(PaymentMethod.ALIPAY, "PAY-BATCH", 4900)), ALLOW, {})
+             for i in range(5)]
+    answers = await service.create_recharges([*batch, batch[0]])
+    assert [type(a).__name__ for a in answers] == ["tuple", *["PaymentAlreadyUsed"] * 4, "tuple"]
+    assert answers[0][0] == answers[5][0]  # type: ignore[index]
+    assert {answers[0][1], answers[5][1]} == {False, True}  # type: ignore[index]  # one made it, one replays it
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 2
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 4
+
+
+async def test_the_migration_keeps_orders_that_shared_a_payment_before_the_rule(infra, schema: str) -> None:  # type: ignore[no-untyped-def]
+    before = [m for m in service_migrations("orders") if not (m.namespace == "orders" and m.version >= 5)]
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        await migrate(conn, schema, before)
+        await conn.execute(f"SET search_path TO {schema}")
+        for i, (channel, method, txn) in enumerate([
+                ("shop", "alipay", "DUP"), ("shop", "alipay", "DUP"), ("mall", "alipay", "DUP"),
+                ("shop", "wechat", "DUP"), ("shop", "voucher", "1000000000000001"),
+                ("shop", "voucher", "1000000000000001")]):
+            await conn.execute(
+                """INSERT INTO orders (order_id, channel_id, channel_order_id, request_hash, account_type, account_id,
+                                       sku, face_value_fen, price_fen, payment_method, payment_transaction_id,
+                                       paid_fen, status, risk_outcome, first_response, created_at, updated_at)
+                   VALUES ($1, $6, $2, '', 'mobile', '18612345678', 'CREDIT_50', 5000, 5000, $3, $4, 5000,
+                           'FAILED', 'ALLOW', '', now() + make_interval(secs => $5), now())""",
+                uuid.uuid4(), f"OLD-{i}", method, txn, i, channel)
+        await migrate(conn, schema, service_migrations("orders"))
+        await conn.execute(f"SET search_path TO {schema}")
+        parts = [r["payment_part"] for r in await conn.fetch("SELECT payment_part FROM orders ORDER BY created_at")]
+        assert parts == [0, None, None, 0, None, None]  # the first use holds the payment; vouchers are cards
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize(

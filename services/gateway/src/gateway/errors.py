@@ -75,6 +75,8 @@ _SPECS = [
     # --- orders
     ErrorSpec("IDEMPOTENCY_CONFLICT", 409, "该渠道订单号已用于内容不同的请求",
               "This channel_order_id was already used with a different request"),
+    ErrorSpec("PAYMENT_ALREADY_USED", 409, "该支付流水(支付方式与交易号)已用于另一笔订单,一笔支付只能对应一笔订单",
+              "This payment (method and transaction_id) already backs another order: one payment, one order"),
     ErrorSpec("ORDER_NOT_FOUND", 404, "订单不存在", "No such order"),
     ErrorSpec("ILLEGAL_TRANSITION", 409, "订单当前状态不允许该操作", "The order's status does not allow this"),
     # --- voucher cards

@@ -300,7 +300,8 @@ class CaseActionOut(BaseModel):
 
 class ReviewCaseOut(BaseModel):
     case_id: str
-    kind: Literal["ORDER_UNDER_REVIEW", "REFUND_FAILED", "RECONCILIATION_DISCREPANCY", "REFUND_AFTER_CREDIT"]
+    kind: Literal["ORDER_UNDER_REVIEW", "REFUND_FAILED", "RECONCILIATION_DISCREPANCY", "REFUND_AFTER_CREDIT",
+                  "REFUND_REFUSED"]
     status: CaseStatus
     order_id: str | None
     refund_id: str | None

@@ -112,8 +112,10 @@ class NewOrder:
 
 # One statement for a whole batch of new orders: one round trip and one commit. Per order: the ported-number
 # check (携号转网), the order, its first history row and its events, in their order. An order is written only
-# if its account is served and its (channel_id, channel_order_id) is new; two identical ones in one batch
-# leave the second unwritten (it is then answered as a replay of the first).
+# if its account is served, its (channel_id, channel_order_id) is new and its payment backs no other order (the
+# unique index orders_one_order_per_payment_part: a voucher order, whose card is its payment, takes no part);
+# of two in one batch with the same channel_order_id or the same payment, the second is left unwritten (it is
+# then answered as a replay of the first, or refused).
 _CREATE_ORDERS = f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
@@ -129,9 +131,11 @@ WITH input AS (
     SELECT i.*, coalesce(p.carrier, i.segment_carrier) AS carrier
     FROM input i LEFT JOIN ported_numbers p ON p.number = i.ported_key
 ), o AS (
-    INSERT INTO orders ({_ORDER_COLUMNS}, request_hash, risk_outcome, first_response)
-    SELECT {_ORDER_COLUMNS}, request_hash, risk_outcome, first_response FROM routed WHERE carrier = 'unicom'
-    ON CONFLICT (channel_id, channel_order_id) DO NOTHING
+    INSERT INTO orders ({_ORDER_COLUMNS}, request_hash, risk_outcome, first_response, payment_part)
+    SELECT {_ORDER_COLUMNS}, request_hash, risk_outcome, first_response,
+           CASE WHEN payment_method = 'voucher' THEN NULL ELSE 0 END
+    FROM routed WHERE carrier = 'unicom'
+    ON CONFLICT DO NOTHING
     RETURNING order_id
 ), h AS (
     INSERT INTO order_history (order_id, from_status, to_status, transition, reason_code, reason, actor_kind,
@@ -152,7 +156,8 @@ SELECT r.order_id, r.carrier, o.order_id IS NOT NULL AS inserted FROM routed r L
 
 async def create_orders(conn: asyncpg.Connection, new: list[NewOrder]) -> dict[UUID, tuple[bool, str | None]]:
     """Create the orders with their history and events. Returns, per order id, (written, the carrier serving
-    the account); not written means the account is not served or the channel_order_id exists already."""
+    the account); not written means the account is not served, or the channel_order_id exists already, or the
+    payment backs another order (see `order_using_payment`)."""
     columns: list[list[object]] = [[] for _ in range(27)]
     events: list[list[object]] = [[] for _ in range(6)]
     for n in new:
@@ -182,6 +187,14 @@ async def first_response(
         channel_id, channel_order_id,
     )
     return (row["request_hash"], row["first_response"]) if row else None
+
+
+async def order_using_payment(conn: asyncpg.Connection, channel_id: str, payment: Payment) -> UUID | None:
+    """The order of this channel that an ordinary payment backs, if any (another channel's order is not named)."""
+    value: UUID | None = await conn.fetchval(
+        """SELECT order_id FROM orders WHERE payment_method = $2 AND payment_transaction_id = $3
+           AND payment_part = 0 AND channel_id = $1""", channel_id, payment.method.value, payment.transaction_id)
+    return value
 
 
 async def get_order(conn: asyncpg.Connection, order_id: UUID, *, for_update: bool = False) -> Order | None:

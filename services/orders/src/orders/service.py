@@ -21,6 +21,7 @@ from orders.domain.errors import (
     InvalidRequest,
     OrderNotFound,
     OrdersError,
+    PaymentAlreadyUsed,
     ReviewActionNotApplicable,
     SkuUnknown,
 )
@@ -139,19 +140,33 @@ class OrdersService:
                     with telemetry.attached(items[i][2]):  # the line belongs to this order's request and trace
                         log.info("order created", order_id=str(new.order.order_id), channel=req.channel_id,
                                  sku=req.sku, status=new.order.status.value)
-                else:  # a retry, an identical request that won the race, or an account we do not serve
+                elif carrier != UNICOM:
                     failed.append((i, req, AccountNotServed("we do not serve this account",
                                                             carrier=carrier or "unknown")))
+                else:  # a retry, an identical request that won the race, or a payment that backs another order
+                    failed.append((i, req, PaymentAlreadyUsed()))
             for i, req, refusal in failed:
                 try:
                     replay = await self.replay(conn, req.channel_id, req.channel_order_id, req.fingerprint())
                 except OrdersError as conflict:
                     results[i] = conflict
                 else:
+                    if replay is None and isinstance(refusal, PaymentAlreadyUsed):
+                        refusal = await self._payment_used(conn, req)
                     results[i] = (replay, True) if replay is not None else refusal
         if len(failed) < len(prepared) + len(failed):
             self.outbox.wake()
         return [r for r in results if r is not None]
+
+    @staticmethod
+    async def _payment_used(conn: asyncpg.Connection, req: RechargeRequest) -> PaymentAlreadyUsed:
+        """The refusal of a payment that backs another order (named only when it is this channel's own)."""
+        used_by = await repository.order_using_payment(conn, req.channel_id, req.payment)
+        log.warning("payment already used", channel=req.channel_id, method=req.payment.method.value,
+                    order_id=str(used_by) if used_by else "")
+        return PaymentAlreadyUsed(
+            "this payment (method and transaction_id) already backs another order: one payment, one order",
+            **({"order_id": str(used_by)} if used_by else {}))
 
     def _new_order(self, req: RechargeRequest, decision: RiskDecision, snapshot: CatalogSnapshot,
                    trace_context: Mapping[str, str]) -> repository.NewOrder:

@@ -2,7 +2,8 @@
 
 Orders (topup.orders.events.v1):
 * a paid order confirmed FAILED, or REJECTED after the channel charged for it → its one refund, due one working
-  day after the confirmation (voucher orders are not refunded in money: the order core returns the card);
+  day after the confirmation (voucher orders are not refunded in money: the order core returns the card), unless
+  its payment's refunds would then pass what it paid (a REFUND_REFUSED case instead, see `RefundBook.request`);
 * an order reaching UNDER_REVIEW → a review case; leaving it some other way than by the desk → the case closed;
 * an order credited after all (reconciliation) → its refund cancelled if it never left, else a case.
 

@@ -9,7 +9,9 @@
 Every step is guarded by the statuses it may start from, so whichever of the worker, a provider's notice
 and a member of staff comes second finds the refund moved on and does nothing twice. One refund per order
 (a unique key), of exactly what was paid, under one refund id the provider is idempotent on: never twice,
-never more.
+never more. And never more than its payment paid, whatever orders name the payment: each payment has a ledger
+row (`payments`), locked while a refund against it is decided; a refund that would take the payment's refunds
+past what it paid is not made (a REFUND_REFUSED case for a person), and a cancelled one gives its amount back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncpg
 from refunds import metrics
 from refunds import repository as repo
 from refunds.calendar_store import CalendarStore
-from refunds.domain.review import CaseKind, Path
+from refunds.domain.review import REFUND_EXCEEDS_PAYMENT, CaseKind, Path
 from topup.events.v1 import refunds_pb2 as refund_events
 from topup_platform import telemetry
 from topup_platform.events import REFUNDS_TOPIC
@@ -44,20 +46,47 @@ class RefundBook:
 
     async def request(self, conn: asyncpg.Connection, *, order_id: UUID, channel_id: str, payment_method: str,
                       transaction_id: str, amount_fen: int, reason_code: str, confirmed_at: datetime,
-                      trace_context: Mapping[str, str] | None = None) -> asyncpg.Record | None:
-        """The order's one refund, due one working day after `confirmed_at`; None when it exists already.
-        `trace_context` is the order's (its calls to the provider join the order's trace)."""
+                      trace_context: Mapping[str, str] | None = None,
+                      payment_amount_fen: int | None = None) -> asyncpg.Record | None:
+        """The order's one refund, due one working day after `confirmed_at`; None when it exists already, or
+        when it is refused: the payment's refunds would pass what it paid (`payment_amount_fen`, by default the
+        order's `amount_fen`, counts when this is the payment's first refund). `trace_context` is the order's
+        (its calls to the provider join the order's trace)."""
+        payment = await repo.lock_payment(conn, payment_method, transaction_id, payment_amount_fen or amount_fen)
+        if await repo.get_refund(conn, order_id=order_id) is not None:
+            return None  # a repeated event (decided under the payment's lock: a concurrent twin committed first)
+        if payment["refunded_fen"] + amount_fen > payment["paid_fen"]:
+            await self._refuse(conn, order_id, channel_id, amount_fen, payment)
+            return None
         deadline_at, due_day = self.calendar.deadline(confirmed_at)
         row = await repo.insert_refund(conn, order_id=order_id, channel_id=channel_id, payment_method=payment_method,
                                        transaction_id=transaction_id, amount_fen=amount_fen, reason_code=reason_code,
                                        confirmed_at=confirmed_at, deadline_at=deadline_at,
                                        trace_context=trace_context or {})
         if row is not None:
+            await repo.add_refunded(conn, payment_method, transaction_id, amount_fen)
             await repo.record_event(conn, row["refund_id"], "", "REQUESTED", "requested",
                                     f"{reason_code}; due by the end of {due_day.isoformat()} (Beijing time)")
             log.info("refund requested", refund_id=str(row["refund_id"]), order_id=str(order_id),
                      amount_fen=amount_fen, deadline_at=deadline_at.isoformat())
         return row
+
+    async def _refuse(self, conn: asyncpg.Connection, order_id: UUID, channel_id: str, amount_fen: int,
+                      payment: asyncpg.Record) -> None:
+        """A refund that would pay back more than its payment paid is not made: a case says so, once per order
+        (an event about the order that comes again, even after the case was closed, changes nothing)."""
+        if await repo.order_had_case(conn, CaseKind.REFUND_REFUSED, order_id):
+            return
+        await repo.open_case(
+            conn, kind=CaseKind.REFUND_REFUSED, subject=str(order_id), path=Path.NOTE, order_id=order_id,
+            channel_id=channel_id, amount_fen=amount_fen, reason_code=REFUND_EXCEEDS_PAYMENT,
+            detail=f"{amount_fen} fen asked back, but {payment['refunded_fen']} of the {payment['paid_fen']} fen its "
+                   "payment paid are refunded or promised back already (another order names the same payment): "
+                   "not sent to the provider")
+        metrics.REFUSED.labels(REFUND_EXCEEDS_PAYMENT).inc()
+        log.warning("refund refused: it would pay back more than the payment paid; a review case is open",
+                    order_id=str(order_id), amount_fen=amount_fen, paid_fen=payment["paid_fen"],
+                    refunded_fen=payment["refunded_fen"])
 
     async def submitted(self, conn: asyncpg.Connection, refund: asyncpg.Record, provider_refund_no: str,
                         poll_in: float) -> asyncpg.Record | None:
@@ -162,5 +191,7 @@ class RefundBook:
             return str(refund["status"])
         await repo.update_refund(conn, refund["refund_id"], expect=["REQUESTED"], status="CANCELLED",
                                  reason_code=reason_code, lease_owner=None, lease_until=None)
+        await repo.add_refunded(conn, refund["payment_method"], refund["payment_transaction_id"],
+                                -refund["amount_fen"])
         await repo.record_event(conn, refund["refund_id"], "REQUESTED", "CANCELLED", "cancelled", reason_code)
         return None

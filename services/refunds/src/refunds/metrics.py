@@ -16,6 +16,9 @@ DEADLINE_BREACHES = Counter("topup_refunds_deadline_breaches",
                             "Refunds that passed their 1-working-day deadline unsettled (each counted once)")
 REVIEW_QUEUE = Gauge("topup_review_queue_size", "Review cases not resolved")
 OLDEST_CASE_AGE = Gauge("topup_review_oldest_case_age_seconds", "Age of the oldest review case not resolved")
+REFUSED = Counter("topup_refunds_refused",
+                  "Refunds not made: they would have paid back more than their payment paid (a case for a person)",
+                  ["reason_code"])
 PROVIDER_CALLS = Counter("topup_refund_provider_calls", "Calls to payment providers by kind and outcome",
                          ["provider", "kind", "outcome"])
 

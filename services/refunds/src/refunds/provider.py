@@ -2,7 +2,8 @@
 next, and their settlement notices verified.
 
     submit a refund   202 ACCEPTED / SETTLED  → Accepted (poll or wait for the notice)
-                      REJECTED                → Rejected (for good: a person decides)
+                      REJECTED                → Rejected (for good: a person decides; REFUND_EXCEEDS_PAYMENT,
+                                                more than the payment paid, is never paid back by hand)
                       409 REFUND_ID_CONFLICT  → Rejected (our id names another refund at the provider)
                       other 4xx               → Rejected (the provider will not take it as sent)
                       5xx, timeout, network   → Transient (send again, same refund id: providers are
@@ -78,9 +79,13 @@ class ProviderClient:
         if telemetry.tracing_enabled():  # each call a client span, carrying the order's trace (traceparent)
             HTTPXClientInstrumentor.instrument_client(self.http)
 
-    async def submit(self, provider: str, refund_id: str, transaction_id: str, amount_fen: int) -> Answer:
-        body = {"refund_id": refund_id, "transaction_id": transaction_id, "amount_fen": amount_fen,
-                "notify_url": f"{self.notify_url}/{provider}/refund-notices"}
+    async def submit(self, provider: str, refund_id: str, transaction_id: str, amount_fen: int,
+                     paid_fen: int | None = None) -> Answer:
+        """`paid_fen`: what the original payment paid, when we know it (WeChat Pay's `amount.total`)."""
+        body: dict[str, Any] = {"refund_id": refund_id, "transaction_id": transaction_id, "amount_fen": amount_fen,
+                                "notify_url": f"{self.notify_url}/{provider}/refund-notices"}
+        if paid_fen:
+            body["paid_fen"] = paid_fen
         return await self._call(provider, "submit", "POST", f"/{provider}/v1/refunds", body)
 
     async def query(self, provider: str, refund_id: str) -> Answer:

@@ -32,6 +32,23 @@ async def insert_refund(conn: asyncpg.Connection, *, order_id: UUID, channel_id:
         deadline_at, dict(trace_context))
 
 
+async def lock_payment(conn: asyncpg.Connection, payment_method: str, transaction_id: str,
+                       paid_fen: int) -> asyncpg.Record:
+    """The payment's ledger row, locked until the end of the transaction (every refund decision of one payment
+    is taken in turn); made with `paid_fen` when this is the payment's first refund."""
+    return await conn.fetchrow(
+        """INSERT INTO payments AS p (payment_method, transaction_id, paid_fen) VALUES ($1, $2, $3)
+           ON CONFLICT (payment_method, transaction_id) DO UPDATE SET updated_at = p.updated_at
+           RETURNING *""", payment_method, transaction_id, paid_fen)
+
+
+async def add_refunded(conn: asyncpg.Connection, payment_method: str, transaction_id: str, amount_fen: int) -> None:
+    """Count a refund made (positive) or cancelled (negative) against its payment."""
+    await conn.execute(
+        """UPDATE payments SET refunded_fen = refunded_fen + $3, updated_at = now()
+           WHERE payment_method = $1 AND transaction_id = $2""", payment_method, transaction_id, amount_fen)
+
+
 async def get_refund(conn: asyncpg.Connection, *, refund_id: UUID | None = None, order_id: UUID | None = None,
                      for_update: bool = False) -> asyncpg.Record | None:
     key, value = ("refund_id", refund_id) if refund_id is not None else ("order_id", order_id)
@@ -63,7 +80,8 @@ async def update_refund(conn: asyncpg.Connection, refund_id: UUID, *, expect: Se
 
 
 async def lease_due(conn: asyncpg.Connection, owner: str, lease_seconds: float, limit: int) -> list[asyncpg.Record]:
-    """Claim refunds whose next step is due (a submission or a status query), one holder at a time."""
+    """Claim refunds whose next step is due (a submission or a status query), one holder at a time; each with
+    `payment_paid_fen`, what its payment paid (providers such as WeChat Pay want it with the refund)."""
     return list(await conn.fetch(
         """UPDATE refunds SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
            WHERE refund_id IN (
@@ -71,7 +89,9 @@ async def lease_due(conn: asyncpg.Connection, owner: str, lease_seconds: float, 
                WHERE status IN ('REQUESTED', 'SUBMITTED') AND next_attempt_at <= now()
                  AND (lease_until IS NULL OR lease_until < now())
                ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-           RETURNING *""", owner, lease_seconds, limit))
+           RETURNING *, (SELECT p.paid_fen FROM payments p WHERE p.payment_method = refunds.payment_method
+                                                           AND p.transaction_id = refunds.payment_transaction_id)
+                        AS payment_paid_fen""", owner, lease_seconds, limit))
 
 
 async def list_refunds(conn: asyncpg.Connection, *, statuses: Sequence[str], due_before: datetime | None,
@@ -162,6 +182,12 @@ async def record_action(conn: asyncpg.Connection, case_id: UUID, action: str, ac
 async def get_case(conn: asyncpg.Connection, case_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT * FROM review_cases WHERE case_id = $1{' FOR UPDATE' if for_update else ''}",
                                case_id)
+
+
+async def order_had_case(conn: asyncpg.Connection, kind: str, order_id: UUID) -> bool:
+    """Whether a case of this kind was ever opened for the order (open or resolved)."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM review_cases WHERE order_id = $2 AND kind = $1)", kind, order_id))
 
 
 async def open_case_for(conn: asyncpg.Connection, kind: str, subject: str, *,

@@ -24,7 +24,7 @@ import socket
 import asyncpg
 import structlog
 
-from refunds.domain.review import Path
+from refunds.domain.review import Path, path_of_rejection
 from refunds.lifecycle import RefundBook
 from refunds.provider import Accepted, Answer, NotFound, ProviderClient, Rejected, Transient
 from refunds.repository import lease_due
@@ -93,7 +93,7 @@ class RefundWorker:
         provider, refund_id = refund["payment_method"], str(refund["refund_id"])
         if refund["status"] == "REQUESTED":
             answer = await self.provider.submit(provider, refund_id, refund["payment_transaction_id"],
-                                                refund["amount_fen"])
+                                                refund["amount_fen"], refund.get("payment_paid_fen"))
             if isinstance(answer, Transient) and refund["attempts"] + 1 >= self.settings.max_attempts:
                 # before giving up, ask: a reply lost on the way may hide an accepted refund
                 found = await self.provider.query(provider, refund_id)
@@ -113,7 +113,7 @@ class RefundWorker:
                     await self.book.submitted(conn, refund, no, s.poll_initial_seconds)
                 case Rejected(reason_code=code, detail=detail):
                     await self.book.fail(conn, refund, reason_code=code, detail=detail or "the provider refused it",
-                                         path=Path.REFUND_REJECTED, attempts=refund["attempts"] + 1)
+                                         path=path_of_rejection(code), attempts=refund["attempts"] + 1)
                 case Transient() | NotFound():
                     attempts = refund["attempts"] + 1
                     error = answer.error if isinstance(answer, Transient) else "the provider does not know it"
@@ -142,7 +142,7 @@ class RefundWorker:
                 case Rejected(reason_code=code, detail=detail):
                     await self.book.fail(conn, refund, reason_code=code,
                                          detail=detail or "the provider refused it at settlement",
-                                         path=Path.REFUND_REJECTED)
+                                         path=path_of_rejection(code))
                 case NotFound():
                     await self.book.later(conn, refund, what="unknown_to_provider", to_status="REQUESTED",
                                           error="the provider does not know the refund: submitting it again",

@@ -8,6 +8,7 @@ import hmac
 
 import pytest
 
+from refunds.domain.review import ACTIONS, Action, Path, path_of_rejection
 from refunds.provider import Accepted, NotFound, Rejected, Transient, classify, verify_notice
 
 
@@ -15,6 +16,7 @@ from refunds.provider import Accepted, NotFound, Rejected, Transient, classify, 
     (202, {"status": "ACCEPTED", "provider_refund_no": "P1"}, Accepted(False, "P1")),
     (200, {"status": "SETTLED", "provider_refund_no": "P1"}, Accepted(True, "P1")),
     (202, {"status": "REJECTED", "reject_reason": "TRANSACTION_TOO_OLD"}, Rejected("TRANSACTION_TOO_OLD")),
+    (202, {"status": "REJECTED", "reject_reason": "REFUND_EXCEEDS_PAYMENT"}, Rejected("REFUND_EXCEEDS_PAYMENT")),
     (409, {"code": "REFUND_ID_CONFLICT", "message": "used"}, Rejected("REFUND_ID_CONFLICT", "used")),
     (400, {}, Rejected("HTTP_400")),
     (404, {"code": "REFUND_NOT_FOUND"}, NotFound()),
@@ -34,3 +36,9 @@ def test_notices_are_verified_with_the_providers_key() -> None:
     assert not verify_notice("other", body, signature)
     assert not verify_notice("key", body + b" ", signature)
     assert not verify_notice("key", body, "")
+
+
+def test_a_refund_refused_as_more_than_was_paid_is_never_paid_back_by_hand() -> None:
+    assert ACTIONS[path_of_rejection("REFUND_EXCEEDS_PAYMENT")] == (Action.CLOSE,)
+    assert path_of_rejection("TRANSACTION_TOO_OLD") is Path.REFUND_REJECTED  # finance pays those another way
+    assert Action.RECORD_MANUAL_REFUND in ACTIONS[path_of_rejection("REFUND_ABNORMAL")]

@@ -2,9 +2,11 @@
 (alipay, wechat, unionpay, jd, taobao, unicom_pay), behaving as such providers do.
 
     POST /{provider}/v1/refunds               accept a refund → 202 {status: ACCEPTED | REJECTED, ...}
-                                              idempotent by refund_id: the same refund again answers as the
-                                              first time; the same id for another transaction or amount is
-                                              409 REFUND_ID_CONFLICT
+                                              {refund_id, transaction_id, amount_fen, paid_fen?, notify_url?}
+                                              (paid_fen: what the original payment paid, as the merchant knows
+                                              it, like WeChat Pay's amount.total); idempotent by refund_id: the
+                                              same refund again answers as the first time; the same id for
+                                              another transaction or amount is 409 REFUND_ID_CONFLICT
     GET  /{provider}/v1/refunds/{refund_id}   its status: ACCEPTED, SETTLED or REJECTED (404 REFUND_NOT_FOUND)
     POST /{provider}/v1/payments              register an original payment (tests, the demo)
     GET  /{provider}/v1/payments/{txn}        a payment and how much of it was refunded
@@ -17,7 +19,11 @@ signed notice (`X-Provider-Signature: base64(HMAC-SHA256(notify_secret, body))`)
 merchant's way to find out when notices are lost.
 
 A refund is refused (status REJECTED with a reason) when the original transaction is unknown or too old,
-or when it would refund more than was paid. Sandbox transaction ids force outcomes:
+or when it would refund more than was paid (REFUND_EXCEEDS_PAYMENT: the refunds of a payment not rejected,
+this one included, would sum past its amount). A sandbox's leniency: a payment the simulator was never told of
+(`POST /{provider}/v1/payments`) is taken as paid when its first refund arrives, for the `paid_fen` that refund
+names, else for the refund's own amount (a full refund); later refunds are held to that amount. Sandbox
+transaction ids force outcomes:
 
     SANDBOX-UNKNOWN-…      REJECTED TRANSACTION_NOT_FOUND
     SANDBOX-TOO-OLD-…      REJECTED TRANSACTION_TOO_OLD
@@ -88,6 +94,8 @@ class RefundIn(BaseModel):
     transaction_id: str = Field(min_length=1, max_length=128)
     amount_fen: int = Field(gt=0, le=100_000_000)
     notify_url: str = Field("", max_length=512)
+    #: what the original payment paid, as the merchant knows it (taken as the payment's amount if unseen)
+    paid_fen: int | None = Field(None, gt=0, le=100_000_000)
 
 
 class PaymentIn(BaseModel):
@@ -111,11 +119,18 @@ def _error(status: int, code: str, message: str = "") -> JSONResponse:
     return JSONResponse({"code": code, "message": message or code}, status_code=status)
 
 
+def _sandbox_rejection(transaction_id: str) -> str:
+    """The refusal a sandbox transaction id forces, or ''."""
+    for prefix, reason in SANDBOX_REJECTIONS.items():
+        if transaction_id.startswith(prefix):
+            return reason
+    return ""
+
+
 def _rejection(provider: str, body: RefundIn, payment: asyncpg.Record | None, refunded: int) -> str:
     """Why the provider refuses this refund outright, or ''."""
-    for prefix, reason in SANDBOX_REJECTIONS.items():
-        if body.transaction_id.startswith(prefix):
-            return reason
+    if forced := _sandbox_rejection(body.transaction_id):
+        return forced
     if payment is None:
         return ""
     if payment["paid_at"] < utcnow() - REFUND_WINDOW:
@@ -253,6 +268,11 @@ def create_app(settings: PaymentsSimSettings) -> FastAPI:
             if row is None:
                 payment = await conn.fetchrow("SELECT * FROM payments WHERE provider = $1 AND transaction_id = $2",
                                               provider, body.transaction_id)
+                if payment is None and not _sandbox_rejection(body.transaction_id):
+                    # never told of it: taken as paid (a sandbox's leniency), for what this first refund says
+                    payment = await conn.fetchrow(
+                        """INSERT INTO payments (provider, transaction_id, amount_fen) VALUES ($1, $2, $3)
+                           RETURNING *""", provider, body.transaction_id, body.paid_fen or body.amount_fen)
                 refunded = await conn.fetchval(
                     """SELECT coalesce(sum(amount_fen), 0) FROM refunds
                        WHERE provider = $1 AND transaction_id = $2 AND status <> 'REJECTED'""",

@@ -30,7 +30,7 @@ from topup.refunds.v1 import refunds_pb2
 router = APIRouter(prefix="/admin/v1", tags=["admin: review desk"])
 Staffer = Annotated[Staff, Depends(require(Role.REVIEWER, Role.FINANCE))]
 CaseKind = Annotated[str | None, Query(pattern="^(ORDER_UNDER_REVIEW|REFUND_FAILED|RECONCILIATION_DISCREPANCY|"
-                                               "REFUND_AFTER_CREDIT)$")]
+                                               "REFUND_AFTER_CREDIT|REFUND_REFUSED)$")]
 
 
 def staff_pb(staff: Staff) -> refunds_pb2.Staff:

@@ -51,6 +51,13 @@ class IdempotencyConflict(OrdersError, Conflict):
     code = "IDEMPOTENCY_CONFLICT"
 
 
+class PaymentAlreadyUsed(OrdersError, Conflict):
+    """This payment (method and transaction id) already backs another order of the channel: one payment backs
+    one order (DESIGN.md section 4, invariant 3)."""
+
+    code = "PAYMENT_ALREADY_USED"
+
+
 class OrderNotFound(OrdersError, NotFound):
     """No such order (for this channel)."""
 

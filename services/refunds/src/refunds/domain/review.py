@@ -9,6 +9,10 @@ when a second person must agree (four eyes).
     REFUND_FAILED / rejected     the provider refused the refund           record_manual_refund (finance paid it
                                                                            back another way; → REFUNDED)
     REFUND_FAILED / exhausted    the provider never answered               retry_refund, record_manual_refund
+    REFUND_FAILED / note         the provider refused it as more than      close (with what they did: nothing is
+                                 the payment paid                          to be paid back by hand)
+    REFUND_REFUSED / note        not made: it would have paid back more    close (with what they did)
+                                 than its payment paid
     RECONCILIATION_DISCREPANCY,  something a person must look into        close (with what they did)
     REFUND_AFTER_CREDIT / note
 
@@ -31,6 +35,7 @@ class CaseKind(StrEnum):
     REFUND_FAILED = "REFUND_FAILED"
     RECONCILIATION_DISCREPANCY = "RECONCILIATION_DISCREPANCY"
     REFUND_AFTER_CREDIT = "REFUND_AFTER_CREDIT"
+    REFUND_REFUSED = "REFUND_REFUSED"
 
 
 class Path(StrEnum):
@@ -78,6 +83,16 @@ ORDER_DECISIONS = frozenset({Action.CONFIRM_CREDITED, Action.CONFIRM_NOT_CREDITE
 #: how an order came to be UNDER_REVIEW → what may resolve it
 PATH_OF_TRANSITION = {"hold_for_review": Path.HELD, "outcome_unknown": Path.AMBIGUOUS,
                       "partially_fulfilled": Path.AMBIGUOUS, "flag_stuck": Path.AMBIGUOUS}
+
+
+#: a refund that would take its payment's refunds past what it paid (ours, or the provider's word)
+REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
+
+
+def path_of_rejection(reason_code: str) -> Path:
+    """What may resolve a refund the provider refused: finance pays it back another way, unless the provider
+    refused it as more than the payment paid (then the money went back already: paying by hand would pay twice)."""
+    return Path.NOTE if reason_code == REFUND_EXCEEDS_PAYMENT else Path.REFUND_REJECTED
 
 
 def parse_action(name: str) -> Action:

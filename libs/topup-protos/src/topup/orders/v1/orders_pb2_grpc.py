@@ -134,7 +134,8 @@ class OrdersServiceServicer:
     def CreateRecharge(self, request, context):
         """Create a recharge order. Idempotent on (channel_id, channel_order_id): the same request again returns
         the response stored the first time (replayed = true); a different request under the same id fails
-        with ALREADY_EXISTS / IDEMPOTENCY_CONFLICT.
+        with ALREADY_EXISTS / IDEMPOTENCY_CONFLICT. One payment (channel, method, transaction_id) backs one order:
+        another request naming it fails with ALREADY_EXISTS / PAYMENT_ALREADY_USED (metadata order_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
