@@ -209,9 +209,10 @@ async def desk(stack: Stack) -> AsyncIterator[Desk]:
 
 class CallbackSink:
     """A channel's notify_url endpoint for tests: answers each POST with the next status of `answers` (the last
-    one from then on) and keeps what it received (path with query, headers, body)."""
+    one from then on; a status alone answers `success` or `not now`, a (status, body) pair that body) and keeps
+    what it received (path with query, headers, body)."""
 
-    def __init__(self, answers: tuple[int, ...] = (200,)) -> None:
+    def __init__(self, answers: tuple[int | tuple[int, bytes], ...] = (200,)) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -225,8 +226,9 @@ class CallbackSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with sink._lock:
                     sink.received.append((self.path, dict(self.headers.items()), body))
-                    status = sink.answers.pop(0) if len(sink.answers) > 1 else sink.answers[0]
-                reply = b"success" if status < 300 else b"not now"
+                    answer = sink.answers.pop(0) if len(sink.answers) > 1 else sink.answers[0]
+                status, reply = answer if isinstance(answer, tuple) else (
+                    answer, b"success" if answer < 300 else b"not now")
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
@@ -258,7 +260,7 @@ def sink() -> Iterator[Any]:
     """Make callback sinks (closed at the end of the test)."""
     made: list[CallbackSink] = []
 
-    def make(*answers: int) -> CallbackSink:
+    def make(*answers: int | tuple[int, bytes]) -> CallbackSink:
         s = CallbackSink(answers or (200,))
         made.append(s)
         return s
