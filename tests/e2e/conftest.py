@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.otlp import OtlpCollector
-from topup_client import AsyncTopupClient
+from topup_client import AsyncTopupClient, is_settled
 from topup_devstack.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +50,7 @@ FAST = {
 }
 
 #: where an order rests: a paid order that failed or was rejected rests only once its refund settled (REFUNDED)
-SETTLED = {"SUCCEEDED", "REFUNDED", "UNDER_REVIEW"}
-
-
-def is_final(order: dict[str, Any]) -> bool:
-    unpaid = order["payment"]["method"] == "voucher" or order["payment"]["paid_fen"] == 0
-    return order["status"] in SETTLED or (order["status"] in ("FAILED", "REJECTED") and unpaid)
+is_final = is_settled
 
 
 @pytest.fixture(scope="package")
