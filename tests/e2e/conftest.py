@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.otlp import OtlpCollector
-from topup_client import AsyncTopupClient
+from topup_client import AsyncTopupClient, is_settled
 from topup_devstack.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +50,7 @@ FAST = {
 }
 
 #: where an order rests: a paid order that failed or was rejected rests only once its refund settled (REFUNDED)
-SETTLED = {"SUCCEEDED", "REFUNDED", "UNDER_REVIEW"}
-
-
-def is_final(order: dict[str, Any]) -> bool:
-    unpaid = order["payment"]["method"] == "voucher" or order["payment"]["paid_fen"] == 0
-    return order["status"] in SETTLED or (order["status"] in ("FAILED", "REJECTED") and unpaid)
+is_final = is_settled
 
 
 @pytest.fixture(scope="package")
@@ -210,11 +205,12 @@ async def desk(stack: Stack) -> AsyncIterator[Desk]:
 
 class CallbackSink:
     """A channel's notify_url endpoint for tests: answers each POST with the next status of `answers` (the last
-    one from then on; a 3xx with `Location: location`) and keeps what it received (path with query, headers,
+    one from then on; a status alone answers `success` or `not now`, a (status, body) pair that body; a 3xx
+    with `Location: location`) and keeps what it received (path with query, headers,
     body). Its URLs are under a path of its own on a `SinkServer`, so a late callback meant for another test's
     sink never lands here."""
 
-    def __init__(self, server: SinkServer, token: str, answers: tuple[int, ...] = (200,),
+    def __init__(self, server: SinkServer, token: str, answers: tuple[int | tuple[int, bytes], ...] = (200,),
                  location: str | None = None) -> None:
         import threading
 
@@ -232,10 +228,11 @@ class CallbackSink:
         """The path (with query) a callback to `url(path)` arrives with."""
         return f"/{self.token}{path}"
 
-    def answer(self, path: str, headers: dict[str, str], body: bytes) -> int:
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         with self.lock:
             self.received.append((path, headers, body))
-            return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+            answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return answer if isinstance(answer, tuple) else (answer, b"success" if answer < 300 else b"not now")
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[tuple[str, dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -261,8 +258,8 @@ class SinkServer:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 endpoint = server.sinks.get(self.path.split("/")[1])
-                status = endpoint.answer(self.path, dict(self.headers.items()), body) if endpoint else 404
-                reply = b"success" if status < 300 else b"not now"
+                status, reply = endpoint.answer(self.path, dict(self.headers.items()), body) if endpoint \
+                    else (404, b"no such sink")
                 self.send_response(status)
                 if endpoint and endpoint.location and 300 <= status < 400:
                     self.send_header("Location", endpoint.location)
@@ -277,7 +274,7 @@ class SinkServer:
         self.port = int(self.http.server_address[1])
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
-    def sink(self, answers: tuple[int, ...] = (200,), location: str | None = None) -> CallbackSink:
+    def sink(self, answers: tuple[int | tuple[int, bytes], ...] = (200,), location: str | None = None) -> CallbackSink:
         endpoint = CallbackSink(self, f"s{time.time_ns()}", answers, location)
         self.sinks[endpoint.token] = endpoint
         return endpoint
@@ -345,7 +342,7 @@ def sink() -> Iterator[Any]:
     """Make callback sinks on the session's sink server (closed at the end of the test)."""
     made: list[CallbackSink] = []
 
-    def make(*answers: int, location: str | None = None) -> CallbackSink:
+    def make(*answers: int | tuple[int, bytes], location: str | None = None) -> CallbackSink:
         made.append(sinks().server.sink(answers or (200,), location))
         return made[-1]
 

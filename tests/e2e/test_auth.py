@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
@@ -92,3 +93,48 @@ async def test_messages_follow_accept_language(stack: Stack) -> None:
     en = await _post(stack, body, {**_headers(body, secret="wrong"), "Accept-Language": "en"})
     assert zh.json()["message"] == "签名校验失败"
     assert en.json()["message"] == "The signature does not verify"
+
+
+async def test_a_bad_signature_says_what_was_expected_to_be_signed_shape_only(stack: Stack) -> None:
+    body = _body()
+    good = _headers(body)
+    reply = await _post(stack, body, _headers(body, secret="not-the-secret"))
+    assert (reply.status_code, reply.json()["code"]) == (401, "AUTH_SIGNATURE_INVALID")
+    details = reply.json()["details"]
+    body_hash = hashlib.sha256(body).hexdigest()
+    assert details["header"] == "X-Signature"
+    assert details["string_to_sign"] == f"POST\n{PATH}\n<X-Timestamp>\n<X-Nonce>\n{body_hash}"
+    assert details["body_sha256"] == body_hash
+    assert "demo-secret" not in reply.text  # never the secret, never the signature we expected
+    expected = sign("demo-secret", "POST", PATH, good["X-Timestamp"], good["X-Nonce"], body)
+    assert expected not in reply.text
+    assert not await _created(stack, body)
+
+
+async def test_a_timestamp_error_gives_the_server_time(stack: Stack) -> None:
+    body = _body()
+    sent = int(time.time()) - 400
+    reply = await _post(stack, body, _headers(body, ts=sent))
+    assert (reply.status_code, reply.json()["code"]) == (401, "AUTH_TIMESTAMP_EXPIRED")
+    details = reply.json()["details"]
+    assert details["header"] == "X-Timestamp"
+    assert details["received"] == sent and details["window_seconds"] == 300
+    assert abs(details["server_time"] - time.time()) < 30
+    assert details["skew_seconds"] == sent - details["server_time"]
+
+
+@pytest.mark.parametrize(("header", "value"), [("X-Timestamp", "²"), ("X-Timestamp", "abc"), ("X-Channel-Id", "DEMO")])
+async def test_a_malformed_header_is_named_and_never_a_5xx(stack: Stack, header: str, value: str) -> None:
+    body = _body()
+    headers: dict[str, Any] = {**_headers(body), header: value.encode("latin-1")}
+    reply = await _post(stack, body, headers)
+    assert (reply.status_code, reply.json()["code"]) == (401, "AUTH_HEADERS_MISSING")
+    assert reply.json()["details"]["header"] == header
+
+
+async def test_a_missing_header_is_named(stack: Stack) -> None:
+    body = _body()
+    headers = {k: v for k, v in _headers(body).items() if k != "X-Nonce"}
+    reply = await _post(stack, body, headers)
+    assert (reply.status_code, reply.json()["code"]) == (401, "AUTH_HEADERS_MISSING")
+    assert reply.json()["details"]["headers"] == ["X-Nonce"]

@@ -112,3 +112,29 @@ async def test_no_callback_without_notify_url_or_when_switched_off(client: Async
     await asyncio.sleep(0.5)
     assert endpoint.received == []
     assert secret_of(shop.created, "callback")  # type: ignore[attr-defined]
+
+
+HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+async def test_a_2xx_html_page_is_not_an_acknowledgement_and_is_retried(client: AsyncTopupClient, stack: Stack,
+                                                                        sink: Any) -> None:
+    endpoint = sink((200, HTML), (200, b'{"code": "SUCCESS", "message": "\xe6\x88\x90\xe5\x8a\x9f"}'))
+    order = await client.create_recharge(**recharge(notify_url=endpoint.url()))
+    received = await endpoint.wait_for(2)
+    assert len(received) == 2
+    [callback] = await _callbacks(stack, order["order_id"], lambda c: c and c[0]["state"] == "delivered")
+    assert (callback["state"], callback["attempts"]) == ("delivered", 2)
+    assert [a["http_status"] for a in callback["attempt_log"]] == [200, 200]
+    assert callback["attempt_log"][0]["response_excerpt"].startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("answer", [(200, b"success"), (204, b""), (200, b'{"code":"SUCCESS"}')])
+async def test_an_acknowledgement_is_not_retried(client: AsyncTopupClient, stack: Stack, sink: Any,
+                                                 answer: tuple[int, bytes]) -> None:
+    endpoint = sink(answer)
+    order = await client.create_recharge(**recharge(notify_url=endpoint.url()))
+    [callback] = await _callbacks(stack, order["order_id"], lambda c: c and c[0]["state"] == "delivered")
+    assert (callback["state"], callback["attempts"]) == ("delivered", 1)
+    await asyncio.sleep(1.5)  # longer than the first two retries of the test schedule (0.3 s, 0.5 s)
+    assert len(endpoint.received) == 1

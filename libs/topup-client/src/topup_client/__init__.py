@@ -6,7 +6,7 @@
                                        payment_method="alipay", transaction_id="2026112422001", paid_fen=5000)
 """
 
-from topup_client.client import ApiError, AsyncTopupClient, TopupClient
+from topup_client.client import ApiError, AsyncTopupClient, TopupClient, is_settled
 from topup_client.signing import (
     CallbackVerificationError,
     sign,
@@ -17,5 +17,5 @@ from topup_client.signing import (
     verify_rsa,
 )
 
-__all__ = ["ApiError", "AsyncTopupClient", "CallbackVerificationError", "TopupClient", "sign", "sign_rsa",
-           "string_to_sign", "verify", "verify_callback", "verify_rsa"]
+__all__ = ["ApiError", "AsyncTopupClient", "CallbackVerificationError", "TopupClient", "is_settled", "sign",
+           "sign_rsa", "string_to_sign", "verify", "verify_callback", "verify_rsa"]

@@ -60,6 +60,29 @@ def recharge_body(*, channel_order_id: str, account_id: str, sku: str, payment_m
     return body
 
 
+def redemption_body(*, channel_order_id: str, account_id: str, pin: str, account_type: str = "mobile",
+                    notify_url: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"channel_order_id": channel_order_id, "account": {"type": account_type, "id": account_id},
+                            "pin": pin}
+    if notify_url:
+        body["notify_url"] = notify_url
+    return body
+
+
+#: statuses an order rests in; FAILED and REJECTED rest only when there is nothing to refund
+SETTLED = frozenset({"SUCCEEDED", "REFUNDED", "UNDER_REVIEW"})
+
+
+def is_settled(order: dict[str, Any]) -> bool:
+    """Whether an order (as the gateway renders it) has reached the status it rests in: `SUCCEEDED`, `REFUNDED`,
+    `UNDER_REVIEW` (a person decides), or `FAILED` / `REJECTED` when nothing was paid (a voucher, a free order).
+    A paid order that failed is not done yet: its refund is under way, and it ends `REFUNDED`."""
+    if order["status"] in SETTLED:
+        return True
+    unpaid = order["payment"]["method"] == "voucher" or order["payment"]["paid_fen"] == 0
+    return order["status"] in ("FAILED", "REJECTED") and unpaid
+
+
 def _products_query(account_id: str, account_type: str | None) -> dict[str, str]:
     """Without a type, the gateway tells it from the id (mobile numbers start with 1, broadband ids with 0)."""
     return {"account": account_id, **({"account_type": account_type} if account_type else {})}
@@ -143,8 +166,16 @@ class TopupClient(_Base):
     def create_recharge(self, **fields: Any) -> Any:
         return self.request("POST", "/v1/recharges", body=recharge_body(**fields))
 
-    def get_recharge(self, order_id: str) -> Any:
-        return self.request("GET", f"/v1/recharges/{order_id}")
+    def get_recharge(self, order_id: str, *, include_history: bool = False) -> Any:
+        return self.request("GET", f"/v1/recharges/{order_id}",
+                            query={"include_history": "true"} if include_history else None)
+
+    def redeem_voucher(self, **fields: Any) -> Any:
+        return self.request("POST", "/v1/voucher-redemptions", body=redemption_body(**fields))
+
+    def account_orders(self, account_id: str, account_type: str = "mobile", **query: str) -> Any:
+        """One page of this channel's orders to an account, newest first (`status`, `limit`, `cursor`, ...)."""
+        return self.request("GET", f"/v1/accounts/{account_type}/{account_id}/recharges", query=query or None)
 
     def find_recharge(self, channel_order_id: str) -> Any:
         return self.request("GET", "/v1/recharges", query={"channel_order_id": channel_order_id})

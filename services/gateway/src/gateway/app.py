@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway import docs
 from gateway.auth import require_json
 from gateway.callback_net import NotifyUrlChecker, callback_guard
 from gateway.callbacks import CallbackService
@@ -130,6 +131,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         default_response_class=FastJSON,
         telemetry=telemetry.fastapi_telemetry(),
         dependencies=[Depends(require_json)],
+        docs_url=None,  # served by gateway.docs from our own assets, never from a CDN
+        redoc_url=None,
     )
     # outermost last: the request id and metrics cover the requests the shedder refuses
     app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight,
@@ -173,6 +176,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(payment_notices.router)
     app.include_router(admin_risk.router)
     app.include_router(health.router)
+    docs.install(app)
     _document_errors(app)
     return app
 

@@ -6,21 +6,53 @@ the channel's active keys (HMAC-SHA256, or SHA256withRSA for a channel that regi
 channel is enabled → the channel's quota has room → the nonce was never seen. The nonce is recorded only for
 a request whose signature verified, so nobody can burn a channel's nonces or quota without its key; and a
 request over quota costs no database round trip.
+
+A refusal says which header it is about, and helps without giving anything away: a signature that does not
+verify is answered with the shape of the string we expected signed (the method and path as we received them, the
+timestamp and nonce as placeholders, and the hash of the body we received: all the channel's own), never with a
+secret or the signature we computed; a timestamp outside the window with the server's time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from gateway.channels import Channel, ChannelRegistry
+from gateway.channels import HMAC_SIGNATURE_LENGTH, Channel, ChannelRegistry
 from gateway.errors import ApiError
 from gateway.limits import QuotaLimiter, retry_after
 from gateway.nonces import NonceStore
 from topup_platform import identifiers as ids
+
+HEADERS = ("X-Channel-Id", "X-Timestamp", "X-Nonce", "X-Signature")
+
+
+def parse_timestamp(value: str) -> int | None:
+    """Unix seconds as ASCII digits (not `str.isdigit`, which takes '²' and other scripts' digits)."""
+    return int(value) if ids.matches(ids.TIMESTAMP, value) else None
+
+
+def signature_help(method: str, target: str, body: bytes, signature: str) -> dict[str, object]:
+    """What a channel whose signature did not verify may see: the shape of the string to sign, from its own
+    request (never a secret, never the expected signature)."""
+    body_hash = hashlib.sha256(body).hexdigest()
+    return {
+        "header": "X-Signature",
+        "string_to_sign": "\n".join([method.upper(), target, "<X-Timestamp>", "<X-Nonce>", body_hash]),
+        "body_sha256": body_hash,
+        "body_bytes": len(body),
+        "signature_read_as": "HMAC-SHA256" if len(signature) <= HMAC_SIGNATURE_LENGTH else "SHA256withRSA",
+    }
+
+
+def timestamp_help(received: int, *, now: float, window: int) -> dict[str, object]:
+    server_time = int(now)
+    return {"header": "X-Timestamp", "server_time": server_time, "received": received,
+            "skew_seconds": received - server_time, "window_seconds": window}
 
 
 async def read_body(request: Request, limit: int, seconds: float = 10.0) -> bytes:
@@ -85,21 +117,30 @@ async def authenticate(
     nonces: NonceStore = state.nonces
     quotas: QuotaLimiter = state.quotas
     if not (x_channel_id and x_timestamp and x_nonce and x_signature):
-        raise ApiError("AUTH_HEADERS_MISSING")
-    # ASCII, matched whole: a superscript digit passes str.isdigit() and then breaks int()
-    if not ids.matches(ids.CHANNEL_ID, x_channel_id) or not ids.matches(ids.TIMESTAMP, x_timestamp):
-        raise ApiError("AUTH_HEADERS_MISSING", "malformed X-Channel-Id or X-Timestamp")
+        missing = [name for name, value in zip(HEADERS, (x_channel_id, x_timestamp, x_nonce, x_signature),
+                                               strict=True) if not value]
+        raise ApiError("AUTH_HEADERS_MISSING", "missing " + ", ".join(missing), details={"headers": missing})
+    if not ids.matches(ids.CHANNEL_ID, x_channel_id):
+        raise ApiError("AUTH_HEADERS_MISSING", "malformed X-Channel-Id: lower-case letters, digits, _ and -",
+                       details={"header": "X-Channel-Id"})
+    timestamp = parse_timestamp(x_timestamp)
+    if timestamp is None:
+        raise ApiError("AUTH_HEADERS_MISSING", "malformed X-Timestamp: unix seconds, ASCII digits",
+                       details={"header": "X-Timestamp"})
     if not ids.matches(ids.NONCE, x_nonce):
-        raise ApiError("AUTH_NONCE_INVALID")
+        raise ApiError("AUTH_NONCE_INVALID", details={"header": "X-Nonce"})
     channel = await registry.get(x_channel_id)
     if channel is None:
-        raise ApiError("AUTH_CHANNEL_UNKNOWN")
-    if abs(time.time() - int(x_timestamp)) > state.settings.timestamp_window_seconds:
-        raise ApiError("AUTH_TIMESTAMP_EXPIRED")
+        raise ApiError("AUTH_CHANNEL_UNKNOWN", details={"header": "X-Channel-Id"})
+    now, window = time.time(), state.settings.timestamp_window_seconds
+    if abs(now - timestamp) > window:
+        raise ApiError("AUTH_TIMESTAMP_EXPIRED", details=timestamp_help(timestamp, now=now, window=window))
     body = await read_body(request, state.settings.max_body_bytes, state.settings.body_timeout_seconds)
     request.state.raw_body = body
-    if not channel.verify(x_signature, request.method, path_with_query(request), x_timestamp, x_nonce, body):
-        raise ApiError("AUTH_SIGNATURE_INVALID")
+    target = path_with_query(request)
+    if not channel.verify(x_signature, request.method, target, x_timestamp, x_nonce, body):
+        raise ApiError("AUTH_SIGNATURE_INVALID", "X-Signature does not verify over this string with any of the "
+                       "channel's active keys", details=signature_help(request.method, target, body, x_signature))
     if not channel.enabled:
         raise ApiError("CHANNEL_DISABLED")
     wait = quotas.check(channel)

@@ -1,5 +1,7 @@
 """Callbacks: a signed POST to the order's `notify_url` on every final status, retried until the channel
-answers 2xx.
+acknowledges it (DESIGN.md section 5): a 2xx whose body is empty, `success` (Alipay's word) or JSON
+`{"code": "SUCCESS"}` (WeChat Pay's). A 2xx with any other body (an HTML page from a proxy or a login wall) is
+not an acknowledgement, and the callback is retried.
 
 Which statuses: `SUCCEEDED`, `FAILED`, `REFUNDED` and `REJECTED` (Alipay-style partners are told of final
 states only; `UNDER_REVIEW`, `PENDING` and `PROCESSING` are not final, so no callback). A final status can
@@ -18,8 +20,8 @@ How it holds:
   and another replica takes the job over. The replica that recorded a job sends it at once.
 * **Never in the way.** Nothing on the order path waits for a callback: the order core only publishes an
   event; a slow or dead channel endpoint only fills this worker's own bounded concurrency.
-* **A growing schedule.** After a failed attempt, the next one waits `callback_retry_seconds[n]` (Alipay's
-  4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h by default); after the last, the job is given up (`gave_up`): the
+* **A growing schedule.** After a failed attempt, the next one waits `callback_retry_seconds[n]` (10 s, then
+  Alipay's 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h by default); after the last, the job is given up (`gave_up`): the
   channel still has the status query, and staff can re-send (`POST /admin/v1/orders/{id}/callbacks/resend`).
 * **Every attempt logged**: when, by which replica, for what (schedule or a named member of staff), how long,
   the HTTP status or the error, and the start of the answer (`GET /admin/v1/orders/{id}/callbacks`).
@@ -85,6 +87,34 @@ def callback_body(callback_id: str, order: orders_pb2.Order, at: datetime) -> by
     })
 
 
+def is_acknowledgement(http_status: int | None, body: str | None) -> bool:
+    """Whether a channel's answer acknowledges a callback: a 2xx whose body (surrounding whitespace aside) is
+    empty, `success`, or a JSON object whose `code` is `SUCCESS`. (`body` is the start of the answer we keep;
+    an acknowledgement is far shorter.)"""
+    if http_status is None or not 200 <= http_status < 300:
+        return False
+    text = (body or "").strip()
+    if text in ("", "success"):
+        return True
+    if not text.startswith("{"):
+        return False
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("code") == "SUCCESS"
+
+
+def not_acknowledged_reason(outcome: Outcome) -> str:
+    """Why an attempt did not deliver, for the attempt log and `last_error`."""
+    if outcome.error:
+        return outcome.error
+    if outcome.http_status is not None and 200 <= outcome.http_status < 300:
+        return (f"HTTP {outcome.http_status} without an acknowledgement "
+                '(the body must be empty, success or {"code":"SUCCESS"})')
+    return f"HTTP {outcome.http_status}"
+
+
 def next_state(attempts_done: int, delivered: bool, schedule: Sequence[float]) -> tuple[str, float | None]:
     """The job's state after its `attempts_done`-th attempt, and the delay before the next (if any)."""
     if delivered:
@@ -116,7 +146,8 @@ class Outcome:
 
     @property
     def delivered(self) -> bool:
-        return self.http_status is not None and 200 <= self.http_status < 300
+        """Acknowledged by the channel (not merely a 2xx)."""
+        return is_acknowledgement(self.http_status, self.excerpt)
 
 
 class CallbackStore:
@@ -176,7 +207,7 @@ class CallbackStore:
                        delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END
                    WHERE callback_id = $1 AND lease_token = $2 AND state = 'pending'""",
                 job.callback_id, job.lease_token, state, delay,
-                None if outcome.delivered else (outcome.error or f"HTTP {outcome.http_status}"))
+                None if outcome.delivered else not_acknowledged_reason(outcome))
         return state
 
     async def for_order(self, order_id: str) -> list[dict[str, Any]]:

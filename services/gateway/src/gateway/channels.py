@@ -41,6 +41,8 @@ log = get_logger(__name__)
 
 #: no RSA key below this size is accepted
 MIN_RSA_BITS = 2048
+#: an HMAC-SHA256 signature is 32 bytes, 44 characters of base64; anything longer is read as SHA256withRSA
+HMAC_SIGNATURE_LENGTH = 44
 _FOREVER = float("inf")
 
 
@@ -120,7 +122,7 @@ class Channel:
         """True if one of the channel's active keys made `signature`. An HMAC-SHA256 signature is 32 bytes
         (44 characters of base64); anything longer can only be an RSA signature."""
         now = time.time()
-        if len(signature) <= 44:
+        if len(signature) <= HMAC_SIGNATURE_LENGTH:
             return any(verify(k.secret, signature, method, target, timestamp, nonce, body)
                        for k in self.hmac_keys if k.expires > now)
         return any(verify_rsa(k.public_key, signature, method, target, timestamp, nonce, body)

@@ -61,9 +61,10 @@ class GatewaySettings(PlatformSettings):
     # --- callbacks to channels
     #: consume order events and deliver callbacks in this process (off: another replica does it)
     callbacks_enabled: bool = True
-    #: waits between attempts after the first one fails (Alipay's: 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h);
-    #: after the last, the callback is given up (the channel can still query the order; staff can re-send)
-    callback_retry_seconds: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
+    #: waits between attempts after the first one fails: a quick retry within 15 s (a blip, a restarting
+    #: endpoint), then Alipay's 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h; after the last, the callback is given up
+    #: (the channel can still query the order; staff can re-send)
+    callback_retry_seconds: tuple[float, ...] = (10, 240, 600, 600, 3600, 7200, 21600, 54000)
     #: one attempt: connect and answer within this
     callback_timeout_seconds: float = 10.0
     #: a replica that took a callback and died: another takes it over after this

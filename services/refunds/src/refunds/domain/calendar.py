@@ -2,8 +2,9 @@
 
 A day is a working day when it is a weekday that is not a public holiday, or a weekend day declared a
 make-up working day (调休). Each year's holidays and make-up days are published by the State Council in the
-autumn before, so they are data (configured per year), not code. A year nobody configured counts weekends
-only, and says so (`CalendarYear.configured` is False).
+autumn before, so they are data (configured per year), not code. A year nobody configured follows the
+`chinesecalendar` package when it publishes that year (`source` "chinesecalendar"), and otherwise counts weekends
+only, and says so (`source` "weekends_only"); either way `CalendarYear.configured` is False.
 
 The deadline: a failure confirmed on day D (Beijing time) must be refunded by the end of the first working
 day after D (T+1 working days, as the industry counts it). Confirmed on Tuesday → by Wednesday 24:00;
@@ -33,6 +34,9 @@ class CalendarYear:
     holidays: frozenset[date] = frozenset()
     working_weekends: frozenset[date] = frozenset()
     configured: bool = True
+    #: "entered" (by staff or a migration), "chinesecalendar" (the package's, for a year nobody entered), or
+    #: "weekends_only" (nobody knows this year's holidays)
+    source: str = "entered"
 
     @classmethod
     def parse(cls, year: int, holidays: Iterable[str], working_weekends: Iterable[str]) -> CalendarYear:
@@ -55,10 +59,14 @@ class CalendarYear:
 
 @dataclass(frozen=True, slots=True)
 class WorkingCalendar:
+    #: the years entered (they win)
     years: Mapping[int, CalendarYear] = field(default_factory=dict)
+    #: the years published elsewhere (the chinesecalendar package), for those nobody entered
+    fallback: Mapping[int, CalendarYear] = field(default_factory=dict)
 
     def year(self, year: int) -> CalendarYear:
-        return self.years.get(year) or CalendarYear(year, configured=False)
+        return (self.years.get(year) or self.fallback.get(year)
+                or CalendarYear(year, configured=False, source="weekends_only"))
 
     def is_working_day(self, day: date) -> bool:
         y = self.year(day.year)
@@ -84,5 +92,5 @@ class WorkingCalendar:
         return end.astimezone(UTC), due_day
 
     def unconfigured_years(self, *instants: datetime) -> list[int]:
-        """Years a deadline computation touches that nobody configured."""
-        return sorted({i.astimezone(BEIJING).year for i in instants} - set(self.years))
+        """Years a deadline computation touches whose holidays nobody knows (neither entered nor published)."""
+        return sorted({i.astimezone(BEIJING).year for i in instants} - set(self.years) - set(self.fallback))
