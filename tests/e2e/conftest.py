@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.otlp import OtlpCollector
-from topup_client import AsyncTopupClient, is_settled
+from topup_client import ApiError, AsyncTopupClient, is_settled
 from topup_devstack.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -201,6 +201,15 @@ class Desk:
 async def desk(stack: Stack) -> AsyncIterator[Desk]:
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http:
         yield Desk(http)
+
+
+async def outcome(coro: Any) -> tuple[int, str]:
+    """(HTTP status, code) of an SDK call: (200, "OK") when it succeeds, else the gateway's error."""
+    try:
+        await coro
+    except ApiError as err:
+        return err.status, err.code
+    return 200, "OK"
 
 
 class CallbackSink:

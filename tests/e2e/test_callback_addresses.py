@@ -14,26 +14,18 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.e2e.conftest import SinkServer, new_id, recharge, sinks, staff_headers
-from topup_client import ApiError, AsyncTopupClient
+from tests.e2e.conftest import SinkServer, new_id, outcome, recharge, sinks, staff_headers
+from topup_client import AsyncTopupClient
 from topup_devstack.stack import Stack
 
 PRICES = [{"sku": "CREDIT_50", "price_fen": 5000}]
 
 
-async def _code(coro: Any) -> tuple[int, str]:
-    try:
-        await coro
-    except ApiError as err:
-        return err.status, err.code
-    return 200, "OK"
-
-
 async def _refused_and_nothing_created(client: AsyncTopupClient, notify_url: str) -> str:
     body = recharge(notify_url=notify_url)
-    status, code = await _code(client.create_recharge(**body))
+    status, code = await outcome(client.create_recharge(**body))
     assert status == 422, (notify_url, status, code)
-    assert await _code(client.find_recharge(body["channel_order_id"])) == (404, "ORDER_NOT_FOUND"), notify_url
+    assert await outcome(client.find_recharge(body["channel_order_id"])) == (404, "ORDER_NOT_FOUND"), notify_url
     return code
 
 
@@ -71,7 +63,7 @@ async def test_internal_addresses_are_refused_at_intake_and_create_nothing(clien
     for url in invalid:
         assert await _refused_and_nothing_created(client, url) == "NOTIFY_URL_INVALID", url
     # a voucher redemption too, before its PIN is even looked at
-    reply = await _code(client.request("POST", "/v1/voucher-redemptions", body={
+    reply = await outcome(client.request("POST", "/v1/voucher-redemptions", body={
         "channel_order_id": new_id("v"), "account": {"type": "mobile", "id": "18612345678"},
         "pin": "123456789012345678", "notify_url": "http://127.0.0.1:5432/"}))
     assert reply == (422, "NOTIFY_URL_FORBIDDEN_ADDRESS")
@@ -93,7 +85,7 @@ async def test_prefixes_are_origins_and_a_channel_without_prefixes_has_no_notify
         assert await _refused_and_nothing_created(fenced, url) == code, url
     # under a prefix: the notify_url passes (and the order goes on to its next check: here the price)
     for url in ("http://host.example:1/notify", "https://shop.example/cb/n?x=1", "https://shop.example:443/cb"):
-        assert await _code(fenced.create_recharge(**recharge(paid_fen=4999, notify_url=url))) == (
+        assert await outcome(fenced.create_recharge(**recharge(paid_fen=4999, notify_url=url))) == (
             422, "PRICE_MISMATCH"), url
 
     bare = await new_channel(f"bare{time.time_ns() % 10**8}", prices=PRICES)

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.conftest import create_channel, recharge, secret_of, staff_headers
+from tests.e2e.conftest import create_channel, outcome, recharge, secret_of, staff_headers
 from topup_client import ApiError, AsyncTopupClient
 from topup_devstack.stack import Stack
 
@@ -23,14 +23,6 @@ PRICES = [{"sku": "CREDIT_10", "price_fen": 1000}, {"sku": "CREDIT_50", "price_f
 
 def _cid(prefix: str) -> str:
     return f"{prefix}{time.time_ns() % 10**9}"
-
-
-async def _code(coro: Any) -> tuple[int, str]:
-    try:
-        await coro
-    except ApiError as err:
-        return err.status, err.code
-    return 200, "OK"
 
 
 async def test_register_a_channel_and_its_secrets_are_shown_once(stack: Stack) -> None:
@@ -65,11 +57,11 @@ async def test_register_a_channel_and_its_secrets_are_shown_once(stack: Stack) -
         order = await shop.create_recharge(**recharge(sku="CREDIT_50", paid_fen=4950))
         assert order["status"] in ("PENDING", "PROCESSING", "SUCCEEDED")
         # notify_url outside the registered prefixes, or to an internal address: refused, nothing created
-        assert await _code(shop.create_recharge(**recharge(notify_url="https://evil.example/steal"))) == (
+        assert await outcome(shop.create_recharge(**recharge(notify_url="https://evil.example/steal"))) == (
             422, "NOTIFY_URL_NOT_ALLOWED")
-        assert await _code(shop.create_recharge(**recharge(notify_url="http://10.0.0.1/steal"))) == (
+        assert await outcome(shop.create_recharge(**recharge(notify_url="http://10.0.0.1/steal"))) == (
             422, "NOTIFY_URL_FORBIDDEN_ADDRESS")
-        assert await _code(shop.create_recharge(**recharge(notify_url="https://shop.example/n"))) == (422,
+        assert await outcome(shop.create_recharge(**recharge(notify_url="https://shop.example/n"))) == (422,
                                                                                                        "PRICE_MISMATCH")
 
     # at rest: sealed (AES-GCM), never the secret itself; in the logs: never
@@ -94,7 +86,7 @@ async def test_disable_and_patch(stack: Stack, new_channel: Any) -> None:
         bad = await http.patch(f"/admin/v1/channels/{shop.channel_id}", headers=staff_headers("admin"),
                                json={"quota": {"rate_per_second": 0, "burst": 1}})
         assert (bad.status_code, bad.json()["code"]) == (400, "INVALID_REQUEST")
-    assert await _code(shop.products("18612345678")) == (403, "CHANNEL_DISABLED")
+    assert await outcome(shop.products("18612345678")) == (403, "CHANNEL_DISABLED")
 
 
 async def test_hmac_key_rotation_with_an_overlap(stack: Stack, new_channel: Any) -> None:
@@ -111,7 +103,7 @@ async def test_hmac_key_rotation_with_an_overlap(stack: Stack, new_channel: Any)
         assert (await rotated.products("18612345678"))["products"]
         await asyncio.sleep(3.5)
         # the old key has expired by itself; the new one goes on
-        assert await _code(shop.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
+        assert await outcome(shop.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
         assert (await rotated.products("18612345678"))["products"]
     async with httpx.AsyncClient(base_url=stack.gateway) as http:
         view = (await http.get(f"/admin/v1/channels/{shop.channel_id}", headers=staff_headers("admin"))).json()
@@ -144,9 +136,9 @@ async def test_rsa_signed_requests(stack: Stack) -> None:
         assert (await shop.get_recharge(order["order_id"]))["order_id"] == order["order_id"]
     other, other_pem = _rsa_key()
     async with AsyncTopupClient(stack.gateway, cid, private_key=other, retries=0) as impostor:
-        assert await _code(impostor.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
+        assert await outcome(impostor.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
     async with AsyncTopupClient(stack.gateway, cid, "a-guessed-hmac-secret", retries=0) as guesser:
-        assert await _code(guesser.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
+        assert await outcome(guesser.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
     # rotation: a second public key, then the first retired
     async with httpx.AsyncClient(base_url=stack.gateway) as http:
         added = await http.post(f"/admin/v1/channels/{cid}/keys", headers=staff_headers("admin"),
@@ -164,12 +156,12 @@ async def test_rsa_signed_requests(stack: Stack) -> None:
     async with AsyncTopupClient(stack.gateway, cid, private_key=other, retries=0) as rotated:
         assert (await rotated.products("18612345678"))["products"]
     async with AsyncTopupClient(stack.gateway, cid, private_key=private, retries=0) as old:
-        assert await _code(old.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
+        assert await outcome(old.products("18612345678")) == (401, "AUTH_SIGNATURE_INVALID")
 
 
 async def test_quota_per_channel(stack: Stack, new_channel: Any, client: AsyncTopupClient) -> None:
     shop = await new_channel(_cid("up"), prices=PRICES, quota={"rate_per_second": 2, "burst": 4})
-    results = await asyncio.gather(*(_code(shop.products("18612345678")) for _ in range(12)))
+    results = await asyncio.gather(*(outcome(shop.products("18612345678")) for _ in range(12)))
     assert results.count((200, "OK")) in (4, 5)  # the burst (and maybe one token refilled meanwhile)
     assert results.count((429, "RATE_LIMITED")) == 12 - results.count((200, "OK"))
     with pytest.raises(ApiError) as refused:
@@ -190,13 +182,13 @@ async def test_a_flood_from_one_channel_leaves_the_others_alone(stack: Stack, ne
 
     async def flooding() -> None:
         while not stop.is_set():
-            flood_results.extend(await asyncio.gather(*(_code(flood.products("18612345678")) for _ in range(40))))
+            flood_results.extend(await asyncio.gather(*(outcome(flood.products("18612345678")) for _ in range(40))))
 
     task = asyncio.create_task(flooding())
     await asyncio.sleep(0.3)
     calm_results = []
     for _ in range(3):
-        calm_results += await asyncio.gather(*(_code(calm.create_recharge(**recharge(sku="CREDIT_10",
+        calm_results += await asyncio.gather(*(outcome(calm.create_recharge(**recharge(sku="CREDIT_10",
                                                                                       paid_fen=1000)))
                                                for _ in range(4)))
         await asyncio.sleep(0.2)

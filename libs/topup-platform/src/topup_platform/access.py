@@ -11,7 +11,7 @@ staff identity; an invalid one is refused (PERMISSION_DENIED `STAFF_ASSERTION_IN
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from topup_platform import staff
 from topup_platform.errors import PermissionDenied
+from topup_platform.interceptors import WrappingInterceptor
 from topup_platform.logging import get_logger
 from topup_platform.tls import peer_identity
 
@@ -58,33 +59,20 @@ class AccessPolicy:
         return service == self.service and name in self.callers.get(caller, frozenset())
 
 
-class AccessInterceptor(grpc.aio.ServerInterceptor):
+class AccessInterceptor(WrappingInterceptor):
     def __init__(self, policy: AccessPolicy, verifier: staff.StaffVerifier | None) -> None:
         """`verifier` None: plaintext (dev without certificates): no peer identity to check, and no staff
         assertion can be verified (calls that need one are refused)."""
+        super().__init__()
         self.policy = policy
         self.verifier = verifier
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        method = handler_call_details.method
-        wrapped = self._wrapped.get(method)
-        if wrapped is None:
-            handler = await continuation(handler_call_details)
-            if handler is None or method.startswith(OPEN_PREFIXES):
-                return handler
-            if handler.unary_unary is not None:
-                wrapped = self._unary(method, handler)
-            elif handler.unary_stream is not None:
-                wrapped = self._stream(method, handler)
-            else:  # no such method of ours: refuse rather than pass an unchecked handler through
-                wrapped = self._unary(method, grpc.unary_unary_rpc_method_handler(_never))
-            self._wrapped[method] = wrapped
-        return wrapped
+    def passes(self, method: str) -> bool:
+        return method.startswith(OPEN_PREFIXES)
+
+    def other(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """No such method of ours: refuse rather than pass an unchecked handler through."""
+        return self.unary(method, grpc.unary_unary_rpc_method_handler(_never))
 
     def _admit(self, method: str, context: grpc.aio.ServicerContext) -> tuple[str, staff.StaffIdentity | None] | None:
         """The staff assertion to act under (token, identity), or None; raises when the call is refused."""
@@ -100,7 +88,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             return None  # cannot be verified without the CA: the call runs with no staff identity
         return token, self.verifier.verify(token)
 
-    def _unary(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def unary(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
 
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -113,7 +101,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(unary_unary, request_deserializer=handler.request_deserializer,
                                                    response_serializer=handler.response_serializer)
 
-    def _stream(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def stream(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_stream
 
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:

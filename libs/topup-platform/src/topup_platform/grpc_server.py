@@ -24,6 +24,7 @@ from topup.common.v1 import common_pb2
 from topup_platform import metrics, telemetry
 from topup_platform.access import AccessInterceptor, AccessPolicy
 from topup_platform.errors import DomainError, internal_error_pb
+from topup_platform.interceptors import WrappingInterceptor
 from topup_platform.logging import get_logger
 from topup_platform.settings import PlatformSettings
 from topup_platform.staff import StaffVerifier
@@ -32,29 +33,15 @@ from topup_platform.tls import TlsMaterial
 log = get_logger(__name__)
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+class ErrorInterceptor(WrappingInterceptor):
+    """Domain errors become the call's status (with their details), anything else INTERNAL; every call is
+    counted and timed. Health Watch and reflection (streams under /grpc.) pass through untouched."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        method = handler_call_details.method
-        wrapped = self._wrapped.get(method)
-        if wrapped is None:
-            handler = await continuation(handler_call_details)
-            if handler is None:
-                return handler
-            if handler.unary_unary is not None:
-                wrapped = self._wrap(method, handler)
-            elif handler.unary_stream is not None and not method.startswith("/grpc."):
-                wrapped = self._wrap_stream(method, handler)
-            else:
-                return handler  # health Watch and reflection pass through untouched
-            self._wrapped[method] = wrapped
-        return wrapped
+    def stream(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return handler if method.startswith("/grpc.") else self._wrap_stream(method, handler)
+
+    def unary(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return self._wrap(method, handler)
 
     @staticmethod
     def _wrap_stream(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
