@@ -40,7 +40,11 @@ CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1", "Kafka"): "kafka.strimzi.io_kafka_v1.json",
     ("kafka.strimzi.io/v1", "KafkaNodePool"): "kafka.strimzi.io_kafkanodepool_v1.json",
     ("kafka.strimzi.io/v1", "KafkaTopic"): "kafka.strimzi.io_kafkatopic_v1.json",
+    ("kafka.strimzi.io/v1", "KafkaUser"): "kafka.strimzi.io_kafkauser_v1.json",
     ("postgresql.cnpg.io/v1", "Cluster"): "postgresql.cnpg.io_cluster_v1.json",
+    ("postgresql.cnpg.io/v1", "Pooler"): "postgresql.cnpg.io_pooler_v1.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "postgresql.cnpg.io_scheduledbackup_v1.json",
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): "barmancloud.cnpg.io_objectstore_v1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrule_v1.json",
     ("cert-manager.io/v1", "Certificate"): "cert-manager.io_certificate_v1.subset.json",
@@ -395,16 +399,119 @@ def test_database_connection_budget(objects: list[Obj], overlay: str) -> None:
 # ------------------------------------------------------------------------------------------- Kafka
 
 
-def test_kafka_bootstrap_is_the_strimzi_cluster(objects: list[Obj], overlay: str) -> None:
+def _mounted_secret(workload: Obj, path: str) -> tuple[str, str] | None:
+    """(secret, key) of the file at `path` in the workload's main container, if it comes from a secret volume."""
+    container = main_container(workload)
+    volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(prefix):
+            continue
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            return None
+        relative = path[len(prefix):]
+        items = secret.get("items")
+        if items is None:
+            return secret["secretName"], relative
+        key = next((i["key"] for i in items if i["path"] == relative), None)
+        return (secret["secretName"], key) if key else None
+    return None
+
+
+def test_kafka_is_tls_and_scram_with_acls(objects: list[Obj]) -> None:
+    """One listener, TLS with SCRAM-SHA-512 (no plaintext way in), simple authorization, the user operator."""
     (kafka,) = of_kind(objects, "Kafka")
-    plain = {int(listener["port"]) for listener in kafka["spec"]["kafka"]["listeners"] if not listener["tls"]}
+    spec = kafka["spec"]
+    for listener in spec["kafka"]["listeners"]:
+        assert listener["tls"] is True, f"listener {listener['name']}: TLS only"
+        assert listener.get("authentication", {}).get("type") == "scram-sha-512", f"listener {listener['name']}"
+    assert spec["kafka"].get("authorization", {}).get("type") == "simple", "ACLs are enforced"
+    assert "userOperator" in spec.get("entityOperator", {}), "the user operator makes the KafkaUsers' secrets"
+
+
+def test_kafka_bootstrap_is_the_strimzi_cluster(objects: list[Obj], overlay: str) -> None:
+    """Each Kafka client reaches the TLS listener with SASL_SSL/SCRAM as its own KafkaUser: the user's name, its
+    password from the secret the user operator makes (named like the user, key `password`), the cluster CA from
+    Strimzi's `<cluster>-cluster-ca-cert` secret."""
+    (kafka,) = of_kind(objects, "Kafka")
+    listeners = {int(listener["port"]): listener for listener in kafka["spec"]["kafka"]["listeners"]}
+    users = {name_of(u): u for u in of_kind(objects, "KafkaUser")}
     for c in platform(overlay):
         if not c.uses_kafka:
             continue
-        s = effective_settings(objects, c)
+        d = deployment(objects, c)
+        s = effective_settings(objects, c, d)
         host, port = s.kafka_bootstrap_servers.rsplit(":", 1)
-        assert host == f"{name_of(kafka)}-kafka-bootstrap" and int(port) in plain, f"{c.name}: {host}:{port}"
+        assert host == f"{name_of(kafka)}-kafka-bootstrap" and int(port) in listeners, f"{c.name}: {host}:{port}"
         assert s.kafka_enable_idempotence, f"{c.name}: real Kafka takes the idempotent producer"
+        listener = listeners[int(port)]
+        assert s.kafka_security_protocol == "SASL_SSL" and listener["tls"], f"{c.name}: SASL_SSL"
+        assert s.kafka_sasl_mechanism == "SCRAM-SHA-512" == listener["authentication"]["type"].upper()
+        user = users.get(s.kafka_sasl_username)
+        assert user is not None and s.kafka_sasl_username == c.name, f"{c.name}: its own KafkaUser"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == name_of(kafka)
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        _, refs = container_env(objects, main_container(d))
+        ref = refs.get("KAFKA_SASL_PASSWORD", {}).get("secretKeyRef")
+        assert ref and (ref["name"], ref["key"]) == (name_of(user), "password") and not ref.get("optional"), (
+            f"{c.name}: KAFKA_SASL_PASSWORD from its KafkaUser's secret")
+        assert s.kafka_ssl_cafile is not None, f"{c.name}: KAFKA_SSL_CAFILE"
+        assert _mounted_secret(d, str(s.kafka_ssl_cafile)) == (f"{name_of(kafka)}-cluster-ca-cert", "ca.crt"), (
+            f"{c.name}: KAFKA_SSL_CAFILE is the cluster CA certificate")
+
+
+def _expected_acls(c: Component) -> set[tuple[str, str, str]]:
+    """(resource type, name, operation) the code needs: Read+Describe on what it consumes, Read on its groups,
+    Write+Describe on what it publishes and on its dead-letter topics; Describe on what it checks at start."""
+    acls: set[tuple[str, str, str]] = set()
+    for group, topics in c.consumers():
+        acls.add(("group", group, "Read"))
+        for topic in topics:
+            acls |= {("topic", topic, "Read"), ("topic", topic, "Describe")}
+            dlq = events.dead_letter_topic(topic, group)
+            acls |= {("topic", dlq, "Write"), ("topic", dlq, "Describe")}
+    for topic in c.produced_topics():
+        acls |= {("topic", topic, "Write"), ("topic", topic, "Describe")}
+    return acls
+
+
+def _granted_acls(user: Obj) -> set[tuple[str, str, str]]:
+    granted = set()
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        assert acl.get("type", "allow") == "allow" and acl.get("host", "*") == "*"
+        assert resource.get("patternType", "literal") == "literal", f"{name_of(user)}: no prefix ACLs"
+        assert resource.get("name") != "*", f"{name_of(user)}: no wildcard ACLs"
+        granted |= {(resource["type"], resource.get("name", ""), op) for op in acl["operations"]}
+    return granted
+
+
+def test_every_kafka_client_has_exactly_the_acls_its_code_uses(objects: list[Obj], overlay: str) -> None:
+    users = {name_of(u): u for u in of_kind(objects, "KafkaUser")}
+    clients = [c for c in platform(overlay) if c.uses_kafka]
+    assert {c.name for c in clients} | {"ops"} == set(users), "one KafkaUser per Kafka client, and ops"
+    ops = {op for acl in users["ops"]["spec"]["authorization"]["acls"] for op in acl["operations"]}
+    assert ops <= {"Read", "Describe"}, f"the ops user reads, never writes: {ops}"
+    for c in clients:
+        user = users[c.name]
+        assert user["spec"]["authorization"]["type"] == "simple"
+        expected, granted = _expected_acls(c), _granted_acls(user)
+        assert granted == expected, (f"KafkaUser {c.name}: missing {sorted(expected - granted)}, "
+                                     f"not used by the code {sorted(granted - expected)}")
+        # the topics it checks at start are ones it may see (else it would try to create them, which it may not)
+        described = {name for kind, name, op in granted if kind == "topic" and op == "Describe"}
+        assert c.ensured_topics() <= described, f"{c.name}: cannot describe {c.ensured_topics() - described}"
+
+
+def test_acl_derivation_reads_the_code() -> None:
+    """The AST reading finds the gateway's callbacks consumer and every service's published topics (else the
+    ACL check above proves nothing)."""
+    by = catalog.by_name()
+    assert ("gateway-callbacks", [events.ORDERS_TOPIC]) in by["gateway"].consumers()
+    assert by["orders"].produced_topics() >= {events.ORDERS_TOPIC}
+    assert by["billing-adapter"].produced_topics() == {events.BILLING_TOPIC}
+    assert by["risk"].produced_topics() == {events.RISK_TOPIC}
 
 
 def test_every_topic_is_a_kafkatopic(objects: list[Obj], overlay: str) -> None:
@@ -431,7 +538,7 @@ def test_every_topic_is_a_kafkatopic(objects: list[Obj], overlay: str) -> None:
 def test_dead_letter_topics_come_from_the_consumers() -> None:
     """The AST reading of main.py finds the consumers (else the KafkaTopic check above proves nothing)."""
     groups = {group for c in catalog.components() for group, _ in c.consumers()}
-    assert {"orders", "billing-adapter", "refunds"} <= groups
+    assert {"orders", "billing-adapter", "refunds", "gateway-callbacks"} <= groups
 
 
 # ------------------------------------------------------------------------------------------- network policies
