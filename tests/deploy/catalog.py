@@ -13,6 +13,7 @@ import functools
 import importlib
 import inspect
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -138,6 +139,13 @@ class Component:
                     found.append((name, [_topic(t) for t in topics_node.elts]))
         return found
 
+    @property
+    def keeps_session_state(self) -> bool:
+        """Holds something on its database session across transactions: a session-level advisory lock (its own,
+        or the platform's outbox relay's leader lock), which a transaction-mode pooler would break."""
+        return any(SESSION_LOCK.search(ast.unparse(tree)) or any(_call_name(n) == "OutboxRelay" for n in ast.walk(tree))
+                   for tree in self._sources.values())
+
     def ensured_topics(self) -> set[str]:
         """The topics it creates when missing at start (`start_kafka([...])`, `ensure_topics(settings, [...])`)."""
         found: set[str] = set()
@@ -160,6 +168,9 @@ class Component:
                               if isinstance(a, ast.Name) and getattr(events, a.id, None) in events.ALL_TOPICS}
         return found
 
+
+#: a session-level advisory lock (pg_advisory_xact_lock ends with its transaction: fine behind any pooler)
+SESSION_LOCK = re.compile(r"pg_(?:try_)?advisory_lock(?:_shared)?\(")
 
 _KAFKA_STARTS = ("start_kafka", "ensure_topics", "make_producer")
 

@@ -26,6 +26,7 @@ from tests.deploy.k8s import (
     name_of,
     of_kind,
     pods_selected,
+    referenced_variables,
     resolve_target_port,
     settings_env,
     workloads,
@@ -210,8 +211,11 @@ def test_environment_variables_are_settings_the_process_reads(objects: list[Obj]
             if container["image"].split(":")[0] != f"topup/{c.name}":
                 continue
             values, refs = container_env(objects, container)
+            helpers = referenced_variables(container)  # e.g. DATABASE_PASSWORD, spliced into DATABASE_URL
             for name in [*values, *refs]:
                 downward = "fieldRef" in refs.get(name, {})
+                if name in helpers and name not in allowed and not catalog.is_allowed_extra_env(name):
+                    continue
                 if name not in allowed and not catalog.is_allowed_extra_env(name) and not downward:
                     problems.append(f"{workload['kind']}/{name_of(workload)}: {name} is not a setting of {c.name}")
     assert not problems, "\n".join(problems)
@@ -357,9 +361,9 @@ def test_secrets_are_references_never_values(objects: list[Obj], overlay: str) -
             if container["image"].split(":")[0] != f"topup/{c.name}":
                 continue
             values, refs = container_env(objects, container)
-            for name in c.secret_env_names():
+            for name in c.secret_env_names() - {"DATABASE_URL"}:  # DATABASE_URL: checked by _database_url
                 assert name not in values, f"{name_of(workload)}: {name} must come from a Secret, not a literal"
-            assert "secretKeyRef" in refs.get("DATABASE_URL", {}), f"{name_of(workload)}: DATABASE_URL"
+            _database_url(objects, workload)  # its password from a Secret, never a literal
             if c.name == "gateway":
                 for name in ("GATEWAY_MASTER_KEY", "GATEWAY_ADMIN_JWT_SECRET"):
                     ref = refs.get(name, {}).get("secretKeyRef")
@@ -368,32 +372,196 @@ def test_secrets_are_references_never_values(objects: list[Obj], overlay: str) -
                         assert not ref.get("optional"), f"prod: {name} is required"
 
 
-def test_database_url_is_cloudnativepg_application_secret(objects: list[Obj]) -> None:
+def _database_url(objects: list[Obj], workload: Obj) -> tuple[Any, Obj]:
+    """(the parsed DATABASE_URL, the secretKeyRef its password comes from). Either the whole URL is a secret's
+    value, or its password is `$(NAME)` of a variable from a secret: never a password in the manifests."""
+    container = main_container(workload)
+    values, refs = container_env(objects, container)
+    where = name_of(workload)
+    if "DATABASE_URL" in refs:
+        ref = refs["DATABASE_URL"].get("secretKeyRef")
+        assert ref, f"{where}: DATABASE_URL from a Secret"
+        return None, ref
+    url = urlsplit(values.get("DATABASE_URL", ""))
+    match = re.fullmatch(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", url.password or "")
+    assert match, f"{where}: the password in DATABASE_URL must be $(VARIABLE) of a secret, not a value"
+    ref = refs.get(match.group(1), {}).get("secretKeyRef")
+    assert ref, f"{where}: {match.group(1)} (the database password) from a Secret"
+    return url, ref
+
+
+def _poolers(objects: list[Obj]) -> dict[str, Obj]:
+    return {name_of(p): p for p in of_kind(objects, "Pooler")}
+
+
+def test_every_service_connects_as_its_own_role(objects: list[Obj], overlay: str) -> None:
+    """Each service connects as the role named like its schema, a CloudNativePG managed role whose password is
+    the secret the pods read; the role may log in and create its own schema, nothing more (no superuser, no
+    CREATEROLE...). The service goes through a pooler of the cluster, its migration Job straight to the primary.
+    Only the dev simulators use the application user's secret."""
     (cluster,) = of_kind(objects, "Cluster")
-    expected = {"name": f"{name_of(cluster)}-app", "key": "uri"}
-    assert cluster["spec"]["bootstrap"]["initdb"]["database"]
-    for workload, _ in workloads(objects):
-        _, refs = container_env(objects, main_container(workload))
-        if "DATABASE_URL" in refs:
-            ref = refs["DATABASE_URL"]["secretKeyRef"]
-            assert {"name": ref["name"], "key": ref["key"]} == expected, name_of(workload)
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    grants = [q for q in initdb.get("postInitApplicationSQL", []) if q.startswith("GRANT")]
+    assert f"GRANT CONNECT, CREATE ON DATABASE {initdb['database']} TO topup_services" in grants, grants
+    used = set()
+    for c in platform(overlay):
+        d = deployment(objects, c)
+        if c.simulator:
+            _, ref = _database_url(objects, d)
+            assert (ref["name"], ref["key"]) == (f"{name_of(cluster)}-app", "uri"), c.name
+            continue
+        role_name = c.settings.db_schema
+        role = roles.get(role_name)
+        assert role is not None, f"{c.name}: no managed role {role_name} (the schema's owner)"
+        used.add(role_name)
+        assert role.get("login") is True and role.get("ensure", "present") == "present"
+        for power in ("superuser", "createdb", "createrole", "replication", "bypassrls"):
+            assert not role.get(power), f"role {role_name}: no {power}"
+        assert role.get("inRoles") == ["topup_services"], f"role {role_name}: member of topup_services only"
+        jobs = [j for j in of_kind(objects, "Job") if main_container(j)["image"] == main_container(d)["image"]]
+        for workload in [d, *jobs]:
+            url, ref = _database_url(objects, workload)
+            where = f"{workload['kind']}/{name_of(workload)}"
+            assert url is not None and url.username == role_name, f"{where}: connects as {role_name}"
+            assert url.path == f"/{initdb['database']}" and url.port == 5432, where
+            assert (ref["name"], ref["key"]) == (role["passwordSecret"]["name"], "password"), (
+                f"{where}: the password of role {role_name} is its managed role's secret")
+            assert not ref.get("optional"), where
+            if workload is d:
+                pooler = _poolers(objects).get(url.hostname or "")
+                assert pooler is not None, f"{where}: through a Pooler, not {url.hostname}"
+                assert pooler["spec"]["cluster"]["name"] == name_of(cluster) and pooler["spec"]["type"] == "rw"
+            else:
+                assert url.hostname == f"{name_of(cluster)}-rw", f"{where}: migrations go straight to the primary"
+    assert used == set(roles), f"managed roles no service uses: {sorted(set(roles) - used)}"
+
+
+def test_poolers_fit_what_the_services_hold_on_their_sessions(objects: list[Obj], overlay: str) -> None:
+    """A service that holds session state (a session advisory lock: its own or the outbox relay's) is behind a
+    session-mode pooler; behind a transaction-mode pooler asyncpg's named prepared statements need PgBouncer's
+    max_prepared_statements; every pooler ignores the search_path asyncpg sends (the role's default applies)."""
+    poolers = _poolers(objects)
+    assert poolers, "a connection pooler"
+    for pooler in poolers.values():
+        params = pooler["spec"]["pgbouncer"].get("parameters", {})
+        assert "search_path" in params.get("ignore_startup_parameters", "").split(","), name_of(pooler)
+        if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "transaction":
+            assert int(params.get("max_prepared_statements", "0")) > 0, (
+                f"{name_of(pooler)}: asyncpg prepares named statements; PgBouncer must track them")
+    for c in platform(overlay):
+        if c.simulator:
+            continue
+        url, _ = _database_url(objects, deployment(objects, c))
+        mode = poolers[url.hostname]["spec"]["pgbouncer"].get("poolMode", "session")
+        if c.keeps_session_state:
+            assert mode == "session", f"{c.name} holds session advisory locks: not behind a {mode}-mode pooler"
+
+
+def test_session_state_is_read_from_the_code() -> None:
+    """The outbox relay's leader election is a session advisory lock (else the check above proves nothing)."""
+    outbox = (ROOT / "libs/topup-platform/src/topup_platform/outbox.py").read_text()
+    assert catalog.SESSION_LOCK.search(outbox)
+    assert catalog.by_name()["orders"].keeps_session_state
+    assert not catalog.by_name()["gateway"].keeps_session_state
 
 
 def test_database_connection_budget(objects: list[Obj], overlay: str) -> None:
-    """Every pool of every replica at the autoscalers' maximum, plus the migration Jobs, fits max_connections
-    (with PostgreSQL's reserved superuser slots and room for an operator's psql)."""
+    """What PostgreSQL may be asked for fits max_connections (with its reserved superuser slots and room for an
+    operator's psql): a session-mode pooler holds one server connection per client connection, so every pool of
+    every replica behind it at the autoscalers' maximum; a transaction-mode pooler at most max_db_connections per
+    PgBouncer instance; the dev simulators' pools and the migration Jobs connect directly. Each pooler accepts
+    all its clients, and in session mode one service's pools fit one instance's pool (the Service may send every
+    connection of a role to the same PgBouncer)."""
     (cluster,) = of_kind(objects, "Cluster")
     max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
-    needed = 0
+    poolers = _poolers(objects)
+    clients: dict[str, int] = dict.fromkeys(poolers, 0)
+    needed = len(of_kind(objects, "Job"))
     for c in platform(overlay):
         d = deployment(objects, c)
         hpa = next((h for h in of_kind(objects, "HorizontalPodAutoscaler")
                     if h["spec"]["scaleTargetRef"]["name"] == c.name), None)
         replicas = hpa["spec"]["maxReplicas"] if hpa else d["spec"].get("replicas", 1)
         s = effective_settings(objects, c, d)
-        needed += replicas * catalog.POOLS_PER_REPLICA.get(c.name, 1) * s.db_pool_max
-    needed += len(of_kind(objects, "Job"))
-    assert needed <= max_connections - 10, f"{overlay}: pools may open {needed} of {max_connections} connections"
+        pools = replicas * catalog.POOLS_PER_REPLICA.get(c.name, 1) * s.db_pool_max
+        url, _ = _database_url(objects, d)
+        if url is None or url.hostname not in poolers:
+            needed += pools
+            continue
+        pooler = poolers[url.hostname]
+        params = pooler["spec"]["pgbouncer"].get("parameters", {})
+        clients[url.hostname] += pools
+        if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "session":
+            assert pools <= int(params["default_pool_size"]), (
+                f"{c.name}: {pools} connections exceed default_pool_size of {name_of(pooler)}")
+    for name, pooler in poolers.items():
+        params = pooler["spec"]["pgbouncer"].get("parameters", {})
+        assert clients[name] <= int(params.get("max_client_conn", "100")), f"{name}: max_client_conn"
+        if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "session":
+            needed += clients[name]
+        else:
+            per_instance = int(params.get("max_db_connections", "0"))
+            assert per_instance > 0, f"{name}: max_db_connections bounds what a transaction pooler opens"
+            needed += pooler["spec"].get("instances", 1) * per_instance
+    assert needed <= max_connections - 10, f"{overlay}: up to {needed} of {max_connections} connections"
+
+
+# ------------------------------------------------------------------------------------------- backups
+
+
+BARMAN = "barman-cloud.cloudnative-pg.io"
+
+
+def test_the_ledger_is_backed_up_with_wal_archiving(objects: list[Obj]) -> None:
+    """Continuous WAL archiving and nightly base backups through the Barman Cloud plugin into an object store
+    with a retention policy, its credentials from a Secret."""
+    (cluster,) = of_kind(objects, "Cluster")
+    archivers = [p for p in cluster["spec"].get("plugins", []) if p.get("isWALArchiver")]
+    assert len(archivers) == 1 and archivers[0]["name"] == BARMAN, "one WAL archiver: the Barman Cloud plugin"
+    store = get(objects, "ObjectStore", archivers[0]["parameters"]["barmanObjectName"])
+    assert store is not None, "the WAL archiver's ObjectStore"
+    assert re.fullmatch(r"[1-9][0-9]*[dwm]", store["spec"].get("retentionPolicy", "")), "a retention policy"
+    configuration = store["spec"]["configuration"]
+    assert configuration["destinationPath"]
+    credentials = configuration["s3Credentials"]
+    for key in ("accessKeyId", "secretAccessKey"):
+        assert set(credentials[key]) == {"name", "key"}, f"{key}: a reference to a Secret"
+    assert "archive_timeout" in cluster["spec"]["postgresql"]["parameters"], "a bound on the WAL not yet archived"
+    backups = [b for b in of_kind(objects, "ScheduledBackup") if b["spec"]["cluster"]["name"] == name_of(cluster)]
+    assert len(backups) == 1
+    spec = backups[0]["spec"]
+    assert spec.get("method") == "plugin" and spec["pluginConfiguration"]["name"] == BARMAN
+    assert len(spec["schedule"].split()) == 6, "CloudNativePG's cron has six fields (seconds first)"
+
+
+def test_the_restore_example_recovers_to_a_time_from_those_backups() -> None:
+    """deploy/k8s/restore/recovery-cluster.yaml (the RUNBOOK's procedure) is a valid Cluster that bootstraps by
+    recovery from the base cluster's archive up to a target time, and archives under a name of its own."""
+    import datetime
+
+    import yaml
+
+    path = K8S / "restore" / "recovery-cluster.yaml"
+    (restore,) = list(yaml.safe_load_all(path.read_text()))
+    errors = [f"{e.json_path}: {e.message}" for e in
+              _crd_validator(CRD_SCHEMAS[(restore["apiVersion"], restore["kind"])]).iter_errors(restore)]
+    assert not errors, errors
+    base = render(K8S / "base")
+    (cluster,) = of_kind(base, "Cluster")
+    (store,) = of_kind(base, "ObjectStore")
+    recovery = restore["spec"]["bootstrap"]["recovery"]
+    target = datetime.datetime.fromisoformat(recovery["recoveryTarget"]["targetTime"])
+    assert target.tzinfo is not None, "targetTime with its offset"
+    source = next(e for e in restore["spec"]["externalClusters"] if e["name"] == recovery["source"])
+    assert source["plugin"]["name"] == BARMAN
+    assert source["plugin"]["parameters"] == {"barmanObjectName": name_of(store), "serverName": name_of(cluster)}
+    (archiver,) = [p for p in restore["spec"]["plugins"] if p.get("isWALArchiver")]
+    assert archiver["parameters"]["serverName"] != name_of(cluster), "never archive over the original's WAL"
+    assert {r["name"] for r in restore["spec"]["managed"]["roles"]} == {
+        r["name"] for r in cluster["spec"]["managed"]["roles"]}
+    runbook = (ROOT / "deploy" / "RUNBOOK.md").read_text()
+    assert "deploy/k8s/restore/recovery-cluster.yaml" in runbook and "targetTime" in runbook
 
 
 # ------------------------------------------------------------------------------------------- Kafka

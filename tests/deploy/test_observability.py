@@ -164,7 +164,8 @@ def test_every_alert_has_a_runbook_entry() -> None:
         path, _, anchor = alert["annotations"]["runbook_url"].partition("#")
         assert (ROOT / path).resolve() == RUNBOOK.resolve(), f"{alert['alert']}: runbook_url → {path}"
         assert anchor == _anchor(alert["alert"]) and anchor in headings, f"{alert['alert']}: no runbook section"
-    stale = set(headings.values()) - {a["alert"] for a in alerts()}
+    # sections named like an alert (Topup...) that is gone; procedures (restores...) have sections of their own
+    stale = {h for h in headings.values() if re.fullmatch(r"Topup[A-Za-z0-9]+", h)} - {a["alert"] for a in alerts()}
     assert not stale, f"runbook sections for alerts that no longer exist: {stale}"
 
 
