@@ -3,9 +3,12 @@ the services' settings (ports, names, environment variables, topics, secrets).""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -779,6 +782,156 @@ def test_network_policies_let_every_configured_call_through(objects: list[Obj], 
                 f"Prometheus (namespace monitoring) cannot scrape {c.name}")
         if c.name == "gateway":
             assert _reachable(objects, d["spec"]["template"], s.port, {"app": "ingress"}, "ingress-nginx")
+
+
+# ------------------------------------------------------------------------------------------- egress
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A destination: a pod (its labels; its namespace's name, None for the policy's own), or an address."""
+    labels: dict[str, str] | None = None
+    namespace: str | None = None
+    ip: str | None = None
+    port_names: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def _peer_matches(peer: Obj, dest: Peer) -> bool:
+    if "ipBlock" in peer:
+        if dest.ip is None:
+            return False
+        address = ipaddress.ip_address(dest.ip)
+        block = peer["ipBlock"]
+        inside = address in ipaddress.ip_network(block["cidr"])
+        return inside and not any(address in ipaddress.ip_network(e) for e in block.get("except") or [])
+    if dest.labels is None:
+        return False
+    if "namespaceSelector" in peer:
+        if dest.namespace is None or not labels_match(
+                peer["namespaceSelector"], {"kubernetes.io/metadata.name": dest.namespace}):
+            return False
+    elif dest.namespace is not None:
+        return False
+    return labels_match(peer.get("podSelector") or {}, dest.labels)
+
+
+def _egress_allowed(objects: list[Obj], source: Obj, dest: Peer, port: int, protocol: str = "TCP") -> bool:
+    labels = source["metadata"].get("labels", {})
+    policies = [p for p in of_kind(objects, "NetworkPolicy")
+                if "Egress" in p["spec"].get("policyTypes", []) and labels_match(p["spec"]["podSelector"], labels)]
+    assert policies, f"{labels.get('app.kubernetes.io/name')}: no egress policy selects it"
+    for policy in policies:
+        for rule in policy["spec"].get("egress") or []:
+            peers = rule.get("to")
+            if peers and not any(_peer_matches(p, dest) for p in peers):
+                continue
+            ports = rule.get("ports")
+            if not ports or any(p.get("protocol", "TCP") == protocol and (
+                    "port" not in p or p["port"] == port or (
+                        isinstance(p["port"], str) and dest.port_names.get(p["port"]) == port)) for p in ports):
+                return True
+    return False
+
+
+def test_every_workload_is_under_default_deny_egress(objects: list[Obj]) -> None:
+    """Every Deployment and Job is selected by a policy that denies all egress, so what it reaches is only what
+    the allow policies list; each of them resolves names (DNS to kube-dns)."""
+    deny = [p for p in of_kind(objects, "NetworkPolicy")
+            if p["spec"].get("policyTypes") == ["Egress"] and not p["spec"].get("egress")]
+    dns = Peer({"k8s-app": "kube-dns"}, "kube-system")
+    for workload, template in workloads(objects):
+        labels = template["metadata"].get("labels", {})
+        where = f"{workload['kind']}/{name_of(workload)}"
+        assert any(labels_match(p["spec"]["podSelector"], labels) for p in deny), f"{where}: no default-deny egress"
+        assert _egress_allowed(objects, template, dns, 53, "UDP"), f"{where}: DNS"
+        assert not _egress_allowed(objects, template, Peer({"app": "anything"}), 5432), f"{where}: reaches any pod"
+
+
+def test_egress_lets_every_configured_connection_through(objects: list[Obj], overlay: str) -> None:
+    """Each process reaches what it is configured with: its database (pooler or instance), the Kafka brokers,
+    the collector, the gRPC services of its *_TARGET settings, BOSS and the payment API (a simulator in dev; an
+    address range on the URL's port in prod)."""
+    (cluster,) = of_kind(objects, "Cluster")
+    (kafka,) = of_kind(objects, "Kafka")
+    services = {name_of(s): s for s in of_kind(objects, "Service")}
+    for workload, template in workloads(objects):
+        container = main_container(workload)
+        image = container["image"].split(":")[0].removeprefix("topup/")
+        c = catalog.by_name().get(image)
+        if c is None:
+            continue
+        where = f"{workload['kind']}/{name_of(workload)}"
+        s = c.settings_from(settings_env(objects, container))
+        url, ref = _database_url(objects, workload)
+        # the application user's secret (the dev simulators) holds a URI of the primary
+        db = url if url is not None else urlsplit(f"//{name_of(cluster)}-rw:5432") if ref["name"].endswith("-app") \
+            else None
+        assert db is not None, f"{where}: DATABASE_URL"
+        if db.hostname == f"{name_of(cluster)}-rw":
+            db_pod = Peer({"cnpg.io/cluster": name_of(cluster), "cnpg.io/instanceRole": "primary"})
+        else:
+            assert db.hostname in _poolers(objects), f"{where}: database host {db.hostname}"
+            db_pod = Peer({"cnpg.io/cluster": name_of(cluster), "cnpg.io/poolerName": db.hostname})
+        assert _egress_allowed(objects, template, db_pod, db.port or 5432), f"{where} → {db.hostname}"
+        if workload["kind"] == "Job":
+            continue
+        if c.uses_kafka:
+            broker = Peer({"strimzi.io/cluster": name_of(kafka), "strimzi.io/kind": "Kafka",
+                           "strimzi.io/broker-role": "true"})
+            port = int(s.kafka_bootstrap_servers.rsplit(":", 1)[1])
+            assert _egress_allowed(objects, template, broker, port), f"{where} → Kafka :{port}"
+        addresses = [getattr(s, f) for f in c.settings.model_fields if f.endswith(("_target", "_url"))
+                     and f != "database_url"]
+        addresses.append(settings_env(objects, container).get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+        for address in addresses:
+            if not isinstance(address, str) or not address:
+                continue
+            parts = urlsplit(address if "//" in address else f"//{address}")
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+            if parts.hostname in services:
+                resolved = resolve_target_port(services[parts.hostname], port, objects)
+                assert resolved is not None, f"{where}: {address}"
+                dest = Peer(resolved[0]["metadata"]["labels"], port_names=container_ports(resolved[0]))
+                assert _egress_allowed(objects, template, dest, resolved[1]), f"{where} → {address} blocked"
+            else:  # outside the cluster (prod's BOSS and payment API): some address range on that port
+                assert overlay == "prod", f"{where}: {address} is not a Service of the overlay"
+                blocks = [p["ipBlock"] for pol in of_kind(objects, "NetworkPolicy")
+                          if labels_match(pol["spec"]["podSelector"], template["metadata"]["labels"])
+                          for rule in pol["spec"].get("egress") or [] for p in rule.get("to") or [] if "ipBlock" in p]
+                assert any(_egress_allowed(objects, template, Peer(ip=_an_address_of(b)), port)
+                           for b in blocks), f"{where} → {address}: no address range open on port {port}"
+
+
+def _an_address_of(block: Obj) -> str:
+    """An address the ipBlock admits."""
+    network = ipaddress.ip_network(block["cidr"])
+    excluded = [ipaddress.ip_network(e) for e in block.get("except") or []]
+    for candidate in (network[1], ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("2001:db8::1")):
+        if candidate in network and not any(candidate in e for e in excluded):
+            return str(candidate)
+    raise AssertionError(f"no sample address in {block}")
+
+
+@pytest.mark.parametrize(("address", "allowed"), [
+    ("203.0.113.10", True), ("8.8.8.8", True), ("2001:db8::1", True),
+    ("10.0.0.5", False), ("172.16.3.4", False), ("192.168.1.1", False), ("127.0.0.1", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False),
+    ("::1", False), ("fd00:ec2::254", False), ("fe80::1", False),
+])
+def test_gateway_callbacks_reach_public_addresses_only(objects: list[Obj], address: str, allowed: bool) -> None:
+    """The SSRF defence in depth: the gateway (which calls the channels' notify_url) reaches the public internet on
+    any port, never a private, loopback, link-local, shared or metadata address (nor the pods behind them)."""
+    gateway = deployment(objects, catalog.by_name()["gateway"])["spec"]["template"]
+    for port in (443, 8443, 5432):
+        assert _egress_allowed(objects, gateway, Peer(ip=address), port) is allowed, f"{address}:{port}"
+
+
+def test_only_the_gateway_and_refunds_reach_the_internet(objects: list[Obj], overlay: str) -> None:
+    for c in platform(overlay):
+        template = deployment(objects, c)["spec"]["template"]
+        if c.name not in ("gateway", "refunds"):
+            assert not _egress_allowed(objects, template, Peer(ip="203.0.113.10"), 443), f"{c.name} reaches out"
+        assert not _egress_allowed(objects, template, Peer(ip="169.254.169.254"), 80), f"{c.name}: metadata"
 
 
 # ------------------------------------------------------------------------------------------- monitoring
