@@ -132,10 +132,13 @@ class Component:
                 if isinstance(node, ast.Call) and _call_name(node) == "EventConsumer":
                     kw = {k.arg: k.value for k in node.keywords}
                     name_node = kw["name"]
-                    name = (constants[name_node.id] if isinstance(name_node, ast.Name)
-                            else ast.literal_eval(name_node))
+                    if isinstance(name_node, ast.Name):
+                        assert name_node.id in constants, f"{self.name}: consumer name {name_node.id} is not a constant"
+                        name = constants[name_node.id]
+                    else:
+                        name = ast.literal_eval(name_node)  # a literal, or the deploy tests cannot derive its ACLs
                     topics_node = kw["topics"]
-                    assert isinstance(topics_node, ast.List)
+                    assert isinstance(topics_node, ast.List), f"{self.name}: EventConsumer(topics=[...]) as a list"
                     found.append((name, [_topic(t) for t in topics_node.elts]))
         return found
 
@@ -164,8 +167,8 @@ class Component:
         for tree in self._sources.values():
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call) and _call_name(node) not in (*_KAFKA_STARTS, "EventConsumer"):
-                    found |= {getattr(events, a.id) for a in node.args
-                              if isinstance(a, ast.Name) and getattr(events, a.id, None) in events.ALL_TOPICS}
+                    found |= {t for a in [*node.args, *(k.value for k in node.keywords)]
+                              if (t := _topic_constant(a)) is not None}
         return found
 
 
@@ -185,6 +188,13 @@ def _call_name(node: ast.AST) -> str | None:
 def _module_constants(tree: ast.Module) -> dict[str, Any]:
     return {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Constant) for t in node.targets if isinstance(t, ast.Name)}
+
+
+def _topic_constant(node: ast.expr) -> str | None:
+    """The topic an expression names through topup_platform.events (`ORDERS_TOPIC`, `events.ORDERS_TOPIC`)."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    value = getattr(events, name, None) if name else None
+    return value if isinstance(value, str) and value in events.ALL_TOPICS else None
 
 
 def _topic(node: ast.expr) -> str:
