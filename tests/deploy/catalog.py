@@ -149,6 +149,17 @@ class Component:
         return any(SESSION_LOCK.search(ast.unparse(tree)) or any(_call_name(n) == "OutboxRelay" for n in ast.walk(tree))
                    for tree in self._sources.values())
 
+    def startup_parameters(self) -> set[str]:
+        """The server settings its asyncpg pools send at connect: the platform's (topup_platform/db.py: search_path,
+        application_name) and every `server_settings={...}` of its own pools (synchronous_commit...)."""
+        found = {"search_path", "application_name"}
+        for tree in self._sources.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.keyword) and node.arg == "server_settings":
+                    found |= {k.value for d in ast.walk(node.value) if isinstance(d, ast.Dict)
+                              for k in d.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+        return found
+
     def ensured_topics(self) -> set[str]:
         """The topics it creates when missing at start (`start_kafka([...])`, `ensure_topics(settings, [...])`)."""
         found: set[str] = set()

@@ -448,7 +448,6 @@ def test_poolers_fit_what_the_services_hold_on_their_sessions(objects: list[Obj]
     assert poolers, "a connection pooler"
     for pooler in poolers.values():
         params = pooler["spec"]["pgbouncer"].get("parameters", {})
-        assert "search_path" in params.get("ignore_startup_parameters", "").split(","), name_of(pooler)
         if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "transaction":
             assert int(params.get("max_prepared_statements", "0")) > 0, (
                 f"{name_of(pooler)}: asyncpg prepares named statements; PgBouncer must track them")
@@ -456,9 +455,18 @@ def test_poolers_fit_what_the_services_hold_on_their_sessions(objects: list[Obj]
         if c.simulator:
             continue
         url, _ = _database_url(objects, deployment(objects, c))
-        mode = poolers[url.hostname]["spec"]["pgbouncer"].get("poolMode", "session")
+        pgbouncer = poolers[url.hostname]["spec"]["pgbouncer"]
+        mode = pgbouncer.get("poolMode", "session")
         if c.keeps_session_state:
             assert mode == "session", f"{c.name} holds session advisory locks: not behind a {mode}-mode pooler"
+        # PgBouncer refuses a connection that sends a startup parameter it neither tracks nor ignores
+        ignored = set(pgbouncer.get("parameters", {}).get("ignore_startup_parameters", "").split(","))
+        refused = c.startup_parameters() - PGBOUNCER_TRACKED - ignored
+        assert not refused, f"{c.name} sends {sorted(refused)} at connect: {url.hostname} would refuse it"
+
+
+#: the startup parameters PgBouncer passes on to the server itself (its docs: ignore_startup_parameters)
+PGBOUNCER_TRACKED = {"client_encoding", "datestyle", "timezone", "standard_conforming_strings", "application_name"}
 
 
 def test_session_state_is_read_from_the_code() -> None:
@@ -467,6 +475,7 @@ def test_session_state_is_read_from_the_code() -> None:
     assert catalog.SESSION_LOCK.search(outbox)
     assert catalog.by_name()["orders"].keeps_session_state
     assert not catalog.by_name()["gateway"].keeps_session_state
+    assert "synchronous_commit" in catalog.by_name()["gateway"].startup_parameters()  # the nonce pool
 
 
 def test_database_connection_budget(objects: list[Obj], overlay: str) -> None:
