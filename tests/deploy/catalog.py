@@ -13,6 +13,7 @@ import functools
 import importlib
 import inspect
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -110,23 +111,105 @@ class Component:
         main = ROOT / self.path / "src" / self.package / "main.py"
         return main.read_text() if main.exists() else ""
 
+    @functools.cached_property
+    def _sources(self) -> dict[str, ast.Module]:
+        """Every module of the package, parsed."""
+        src = ROOT / self.path / "src" / self.package
+        return {str(p.relative_to(src)): ast.parse(p.read_text()) for p in sorted(src.rglob("*.py"))}
+
     @property
     def uses_kafka(self) -> bool:
-        return "start_kafka(" in self._main_source
+        """Runs a Kafka client: main.py starts the platform's, or a module makes one (the gateway's callbacks)."""
+        return any(_call_name(node) in _KAFKA_STARTS for tree in self._sources.values() for node in ast.walk(tree))
 
     def consumers(self) -> list[tuple[str, list[str]]]:
-        """(consumer group, topics) of every `EventConsumer(name=..., topics=[...])` in main.py."""
+        """(consumer group, topics) of every `EventConsumer(name=..., topics=[...])` in the package's modules (a name
+        given as a module constant is resolved)."""
         found = []
-        for node in ast.walk(ast.parse(self._main_source or "\n")):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "EventConsumer":
-                kw = {k.arg: k.value for k in node.keywords}
-                name = ast.literal_eval(kw["name"])
-                topics_node = kw["topics"]
-                assert isinstance(topics_node, ast.List)
-                topics = [getattr(events, t.id) if isinstance(t, ast.Name) else ast.literal_eval(t)
-                          for t in topics_node.elts]
-                found.append((name, topics))
+        for tree in self._sources.values():
+            constants = _module_constants(tree)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and _call_name(node) == "EventConsumer":
+                    kw = {k.arg: k.value for k in node.keywords}
+                    name_node = kw["name"]
+                    if isinstance(name_node, ast.Name):
+                        assert name_node.id in constants, f"{self.name}: consumer name {name_node.id} is not a constant"
+                        name = constants[name_node.id]
+                    else:
+                        name = ast.literal_eval(name_node)  # a literal, or the deploy tests cannot derive its ACLs
+                    topics_node = kw["topics"]
+                    assert isinstance(topics_node, ast.List), f"{self.name}: EventConsumer(topics=[...]) as a list"
+                    found.append((name, [_topic(t) for t in topics_node.elts]))
         return found
+
+    @property
+    def keeps_session_state(self) -> bool:
+        """Holds something on its database session across transactions: a session-level advisory lock (its own,
+        or the platform's outbox relay's leader lock), which a transaction-mode pooler would break."""
+        return any(SESSION_LOCK.search(ast.unparse(tree)) or any(_call_name(n) == "OutboxRelay" for n in ast.walk(tree))
+                   for tree in self._sources.values())
+
+    def startup_parameters(self) -> set[str]:
+        """The server settings its asyncpg pools send at connect: the platform's (topup_platform/db.py: search_path,
+        application_name) and every `server_settings={...}` of its own pools (synchronous_commit...)."""
+        found = {"search_path", "application_name"}
+        for tree in self._sources.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.keyword) and node.arg == "server_settings":
+                    found |= {k.value for d in ast.walk(node.value) if isinstance(d, ast.Dict)
+                              for k in d.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+        return found
+
+    def ensured_topics(self) -> set[str]:
+        """The topics it creates when missing at start (`start_kafka([...])`, `ensure_topics(settings, [...])`)."""
+        found: set[str] = set()
+        for tree in self._sources.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and _call_name(node) in ("start_kafka", "ensure_topics"):
+                    for arg in node.args:
+                        if isinstance(arg, ast.List):
+                            found |= {_topic(t) for t in arg.elts}
+        return found
+
+    def produced_topics(self) -> set[str]:
+        """The event topics its code writes to: a topic constant passed to any call (the outbox's `row`/`add`,
+        a repository's `record`...) other than the consumer's and the topic creation's."""
+        found: set[str] = set()
+        for tree in self._sources.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and _call_name(node) not in (*_KAFKA_STARTS, "EventConsumer"):
+                    found |= {t for a in [*node.args, *(k.value for k in node.keywords)]
+                              if (t := _topic_constant(a)) is not None}
+        return found
+
+
+#: a session-level advisory lock (pg_advisory_xact_lock ends with its transaction: fine behind any pooler)
+SESSION_LOCK = re.compile(r"pg_(?:try_)?advisory_lock(?:_shared)?\(")
+
+_KAFKA_STARTS = ("start_kafka", "ensure_topics", "make_producer")
+
+
+def _call_name(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _module_constants(tree: ast.Module) -> dict[str, Any]:
+    return {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) for t in node.targets if isinstance(t, ast.Name)}
+
+
+def _topic_constant(node: ast.expr) -> str | None:
+    """The topic an expression names through topup_platform.events (`ORDERS_TOPIC`, `events.ORDERS_TOPIC`)."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    value = getattr(events, name, None) if name else None
+    return value if isinstance(value, str) and value in events.ALL_TOPICS else None
+
+
+def _topic(node: ast.expr) -> str:
+    return str(getattr(events, node.id)) if isinstance(node, ast.Name) else str(ast.literal_eval(node))
 
 
 @contextmanager

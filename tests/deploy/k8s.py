@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,12 +77,24 @@ def container_env(objects: list[Obj], container: Obj) -> tuple[dict[str, str], d
 
 
 def settings_env(objects: list[Obj], container: Obj) -> dict[str, str]:
-    """The environment a settings class sees: literal values, with secret references given placeholders."""
+    """The environment a settings class sees: literal values, with secret references given placeholders, and
+    `$(NAME)` references to other variables expanded (as the kubelet does)."""
     values, refs = container_env(objects, container)
     for name, ref in refs.items():
         if "secretKeyRef" in ref:
             values[name] = SECRET_PLACEHOLDER.get(name, "placeholder-secret-value-for-validation-only")
-    return values
+    return {name: VARIABLE_REFERENCE.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+            for name, value in values.items()}
+
+
+#: `$(NAME)` in an env value: the kubelet substitutes the variable NAME of the same container
+VARIABLE_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def referenced_variables(container: Obj) -> set[str]:
+    """The variables some other env entry of the container refers to as `$(NAME)`."""
+    return {m.group(1) for entry in container.get("env") or [] if "value" in entry
+            for m in VARIABLE_REFERENCE.finditer(str(entry["value"]))}
 
 
 def container_ports(template: Obj) -> dict[str, int]:

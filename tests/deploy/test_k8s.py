@@ -3,9 +3,12 @@ the services' settings (ports, names, environment variables, topics, secrets).""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +29,7 @@ from tests.deploy.k8s import (
     name_of,
     of_kind,
     pods_selected,
+    referenced_variables,
     resolve_target_port,
     settings_env,
     workloads,
@@ -40,7 +44,11 @@ CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1", "Kafka"): "kafka.strimzi.io_kafka_v1.json",
     ("kafka.strimzi.io/v1", "KafkaNodePool"): "kafka.strimzi.io_kafkanodepool_v1.json",
     ("kafka.strimzi.io/v1", "KafkaTopic"): "kafka.strimzi.io_kafkatopic_v1.json",
+    ("kafka.strimzi.io/v1", "KafkaUser"): "kafka.strimzi.io_kafkauser_v1.json",
     ("postgresql.cnpg.io/v1", "Cluster"): "postgresql.cnpg.io_cluster_v1.json",
+    ("postgresql.cnpg.io/v1", "Pooler"): "postgresql.cnpg.io_pooler_v1.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "postgresql.cnpg.io_scheduledbackup_v1.json",
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): "barmancloud.cnpg.io_objectstore_v1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrule_v1.json",
     ("cert-manager.io/v1", "Certificate"): "cert-manager.io_certificate_v1.subset.json",
@@ -206,8 +214,11 @@ def test_environment_variables_are_settings_the_process_reads(objects: list[Obj]
             if container["image"].split(":")[0] != f"topup/{c.name}":
                 continue
             values, refs = container_env(objects, container)
+            helpers = referenced_variables(container)  # e.g. DATABASE_PASSWORD, spliced into DATABASE_URL
             for name in [*values, *refs]:
                 downward = "fieldRef" in refs.get(name, {})
+                if name in helpers and name not in allowed and not catalog.is_allowed_extra_env(name):
+                    continue
                 if name not in allowed and not catalog.is_allowed_extra_env(name) and not downward:
                     problems.append(f"{workload['kind']}/{name_of(workload)}: {name} is not a setting of {c.name}")
     assert not problems, "\n".join(problems)
@@ -353,9 +364,9 @@ def test_secrets_are_references_never_values(objects: list[Obj], overlay: str) -
             if container["image"].split(":")[0] != f"topup/{c.name}":
                 continue
             values, refs = container_env(objects, container)
-            for name in c.secret_env_names():
+            for name in c.secret_env_names() - {"DATABASE_URL"}:  # DATABASE_URL: checked by _database_url
                 assert name not in values, f"{name_of(workload)}: {name} must come from a Secret, not a literal"
-            assert "secretKeyRef" in refs.get("DATABASE_URL", {}), f"{name_of(workload)}: DATABASE_URL"
+            _database_url(objects, workload)  # its password from a Secret, never a literal
             if c.name == "gateway":
                 for name in ("GATEWAY_MASTER_KEY", "GATEWAY_ADMIN_JWT_SECRET"):
                     ref = refs.get(name, {}).get("secretKeyRef")
@@ -364,47 +375,323 @@ def test_secrets_are_references_never_values(objects: list[Obj], overlay: str) -
                         assert not ref.get("optional"), f"prod: {name} is required"
 
 
-def test_database_url_is_cloudnativepg_application_secret(objects: list[Obj]) -> None:
+def _database_url(objects: list[Obj], workload: Obj) -> tuple[Any, Obj]:
+    """(the parsed DATABASE_URL, the secretKeyRef its password comes from). Either the whole URL is a secret's
+    value, or its password is `$(NAME)` of a variable from a secret: never a password in the manifests."""
+    container = main_container(workload)
+    values, refs = container_env(objects, container)
+    where = name_of(workload)
+    if "DATABASE_URL" in refs:
+        ref = refs["DATABASE_URL"].get("secretKeyRef")
+        assert ref, f"{where}: DATABASE_URL from a Secret"
+        return None, ref
+    url = urlsplit(values.get("DATABASE_URL", ""))
+    match = re.fullmatch(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", url.password or "")
+    assert match, f"{where}: the password in DATABASE_URL must be $(VARIABLE) of a secret, not a value"
+    ref = refs.get(match.group(1), {}).get("secretKeyRef")
+    assert ref, f"{where}: {match.group(1)} (the database password) from a Secret"
+    return url, ref
+
+
+def _poolers(objects: list[Obj]) -> dict[str, Obj]:
+    return {name_of(p): p for p in of_kind(objects, "Pooler")}
+
+
+def test_every_service_connects_as_its_own_role(objects: list[Obj], overlay: str) -> None:
+    """Each service connects as the role named like its schema, a CloudNativePG managed role whose password is
+    the secret the pods read; the role may log in and create its own schema, nothing more (no superuser, no
+    CREATEROLE...). The service goes through a pooler of the cluster, its migration Job straight to the primary.
+    Only the dev simulators use the application user's secret."""
     (cluster,) = of_kind(objects, "Cluster")
-    expected = {"name": f"{name_of(cluster)}-app", "key": "uri"}
-    assert cluster["spec"]["bootstrap"]["initdb"]["database"]
-    for workload, _ in workloads(objects):
-        _, refs = container_env(objects, main_container(workload))
-        if "DATABASE_URL" in refs:
-            ref = refs["DATABASE_URL"]["secretKeyRef"]
-            assert {"name": ref["name"], "key": ref["key"]} == expected, name_of(workload)
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    grants = [q for q in initdb.get("postInitApplicationSQL", []) if q.startswith("GRANT")]
+    assert f"GRANT CONNECT, CREATE ON DATABASE {initdb['database']} TO topup_services" in grants, grants
+    used = set()
+    for c in platform(overlay):
+        d = deployment(objects, c)
+        if c.simulator:
+            _, ref = _database_url(objects, d)
+            assert (ref["name"], ref["key"]) == (f"{name_of(cluster)}-app", "uri"), c.name
+            continue
+        role_name = c.settings.db_schema
+        role = roles.get(role_name)
+        assert role is not None, f"{c.name}: no managed role {role_name} (the schema's owner)"
+        used.add(role_name)
+        assert role.get("login") is True and role.get("ensure", "present") == "present"
+        for power in ("superuser", "createdb", "createrole", "replication", "bypassrls"):
+            assert not role.get(power), f"role {role_name}: no {power}"
+        assert role.get("inRoles") == ["topup_services"], f"role {role_name}: member of topup_services only"
+        jobs = [j for j in of_kind(objects, "Job") if main_container(j)["image"] == main_container(d)["image"]]
+        for workload in [d, *jobs]:
+            url, ref = _database_url(objects, workload)
+            where = f"{workload['kind']}/{name_of(workload)}"
+            assert url is not None and url.username == role_name, f"{where}: connects as {role_name}"
+            assert url.path == f"/{initdb['database']}" and url.port == 5432, where
+            assert (ref["name"], ref["key"]) == (role["passwordSecret"]["name"], "password"), (
+                f"{where}: the password of role {role_name} is its managed role's secret")
+            assert not ref.get("optional"), where
+            if workload is d:
+                pooler = _poolers(objects).get(url.hostname or "")
+                assert pooler is not None, f"{where}: through a Pooler, not {url.hostname}"
+                assert pooler["spec"]["cluster"]["name"] == name_of(cluster) and pooler["spec"]["type"] == "rw"
+            else:
+                assert url.hostname == f"{name_of(cluster)}-rw", f"{where}: migrations go straight to the primary"
+    assert used == set(roles), f"managed roles no service uses: {sorted(set(roles) - used)}"
+
+
+def test_poolers_fit_what_the_services_hold_on_their_sessions(objects: list[Obj], overlay: str) -> None:
+    """A service that holds session state (a session advisory lock: its own or the outbox relay's) is behind a
+    session-mode pooler; behind a transaction-mode pooler asyncpg's named prepared statements need PgBouncer's
+    max_prepared_statements; every pooler ignores the search_path asyncpg sends (the role's default applies)."""
+    poolers = _poolers(objects)
+    assert poolers, "a connection pooler"
+    for pooler in poolers.values():
+        params = pooler["spec"]["pgbouncer"].get("parameters", {})
+        if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "transaction":
+            assert int(params.get("max_prepared_statements", "0")) > 0, (
+                f"{name_of(pooler)}: asyncpg prepares named statements; PgBouncer must track them")
+    for c in platform(overlay):
+        if c.simulator:
+            continue
+        url, _ = _database_url(objects, deployment(objects, c))
+        pgbouncer = poolers[url.hostname]["spec"]["pgbouncer"]
+        mode = pgbouncer.get("poolMode", "session")
+        if c.keeps_session_state:
+            assert mode == "session", f"{c.name} holds session advisory locks: not behind a {mode}-mode pooler"
+        # PgBouncer refuses a connection that sends a startup parameter it neither tracks nor ignores
+        ignored = set(pgbouncer.get("parameters", {}).get("ignore_startup_parameters", "").split(","))
+        refused = c.startup_parameters() - PGBOUNCER_TRACKED - ignored
+        assert not refused, f"{c.name} sends {sorted(refused)} at connect: {url.hostname} would refuse it"
+
+
+#: the startup parameters PgBouncer passes on to the server itself (its docs: ignore_startup_parameters)
+PGBOUNCER_TRACKED = {"client_encoding", "datestyle", "timezone", "standard_conforming_strings", "application_name"}
+
+
+def test_session_state_is_read_from_the_code() -> None:
+    """The outbox relay's leader election is a session advisory lock (else the check above proves nothing)."""
+    outbox = (ROOT / "libs/topup-platform/src/topup_platform/outbox.py").read_text()
+    assert catalog.SESSION_LOCK.search(outbox)
+    assert catalog.by_name()["orders"].keeps_session_state
+    assert not catalog.by_name()["gateway"].keeps_session_state
+    assert "synchronous_commit" in catalog.by_name()["gateway"].startup_parameters()  # the nonce pool
 
 
 def test_database_connection_budget(objects: list[Obj], overlay: str) -> None:
-    """Every pool of every replica at the autoscalers' maximum, plus the migration Jobs, fits max_connections
-    (with PostgreSQL's reserved superuser slots and room for an operator's psql)."""
+    """What PostgreSQL may be asked for fits max_connections (with its reserved superuser slots and room for an
+    operator's psql): a session-mode pooler holds one server connection per client connection, so every pool of
+    every replica behind it at the autoscalers' maximum; a transaction-mode pooler at most max_db_connections per
+    PgBouncer instance; the dev simulators' pools and the migration Jobs connect directly. Each pooler accepts
+    all its clients, and in session mode one service's pools fit one instance's pool (the Service may send every
+    connection of a role to the same PgBouncer)."""
     (cluster,) = of_kind(objects, "Cluster")
     max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
-    needed = 0
+    poolers = _poolers(objects)
+    clients: dict[str, int] = dict.fromkeys(poolers, 0)
+    needed = len(of_kind(objects, "Job"))
     for c in platform(overlay):
         d = deployment(objects, c)
         hpa = next((h for h in of_kind(objects, "HorizontalPodAutoscaler")
                     if h["spec"]["scaleTargetRef"]["name"] == c.name), None)
         replicas = hpa["spec"]["maxReplicas"] if hpa else d["spec"].get("replicas", 1)
         s = effective_settings(objects, c, d)
-        needed += replicas * catalog.POOLS_PER_REPLICA.get(c.name, 1) * s.db_pool_max
-    needed += len(of_kind(objects, "Job"))
-    assert needed <= max_connections - 10, f"{overlay}: pools may open {needed} of {max_connections} connections"
+        pools = replicas * catalog.POOLS_PER_REPLICA.get(c.name, 1) * s.db_pool_max
+        url, _ = _database_url(objects, d)
+        if url is None or url.hostname not in poolers:
+            needed += pools
+            continue
+        pooler = poolers[url.hostname]
+        params = pooler["spec"]["pgbouncer"].get("parameters", {})
+        clients[url.hostname] += pools
+        if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "session":
+            assert pools <= int(params["default_pool_size"]), (
+                f"{c.name}: {pools} connections exceed default_pool_size of {name_of(pooler)}")
+    for name, pooler in poolers.items():
+        params = pooler["spec"]["pgbouncer"].get("parameters", {})
+        assert clients[name] <= int(params.get("max_client_conn", "100")), f"{name}: max_client_conn"
+        if pooler["spec"]["pgbouncer"].get("poolMode", "session") == "session":
+            needed += clients[name]
+        else:
+            per_instance = int(params.get("max_db_connections", "0"))
+            assert per_instance > 0, f"{name}: max_db_connections bounds what a transaction pooler opens"
+            needed += pooler["spec"].get("instances", 1) * per_instance
+    assert needed <= max_connections - 10, f"{overlay}: up to {needed} of {max_connections} connections"
+
+
+# ------------------------------------------------------------------------------------------- backups
+
+
+BARMAN = "barman-cloud.cloudnative-pg.io"
+
+
+def test_the_ledger_is_backed_up_with_wal_archiving(objects: list[Obj]) -> None:
+    """Continuous WAL archiving and nightly base backups through the Barman Cloud plugin into an object store
+    with a retention policy, its credentials from a Secret."""
+    (cluster,) = of_kind(objects, "Cluster")
+    archivers = [p for p in cluster["spec"].get("plugins", []) if p.get("isWALArchiver")]
+    assert len(archivers) == 1 and archivers[0]["name"] == BARMAN, "one WAL archiver: the Barman Cloud plugin"
+    store = get(objects, "ObjectStore", archivers[0]["parameters"]["barmanObjectName"])
+    assert store is not None, "the WAL archiver's ObjectStore"
+    assert re.fullmatch(r"[1-9][0-9]*[dwm]", store["spec"].get("retentionPolicy", "")), "a retention policy"
+    configuration = store["spec"]["configuration"]
+    assert configuration["destinationPath"]
+    credentials = configuration["s3Credentials"]
+    for key in ("accessKeyId", "secretAccessKey"):
+        assert set(credentials[key]) == {"name", "key"}, f"{key}: a reference to a Secret"
+    assert "archive_timeout" in cluster["spec"]["postgresql"]["parameters"], "a bound on the WAL not yet archived"
+    backups = [b for b in of_kind(objects, "ScheduledBackup") if b["spec"]["cluster"]["name"] == name_of(cluster)]
+    assert len(backups) == 1
+    spec = backups[0]["spec"]
+    assert spec.get("method") == "plugin" and spec["pluginConfiguration"]["name"] == BARMAN
+    assert len(spec["schedule"].split()) == 6, "CloudNativePG's cron has six fields (seconds first)"
+
+
+def test_the_restore_example_recovers_to_a_time_from_those_backups() -> None:
+    """deploy/k8s/restore/recovery-cluster.yaml (the RUNBOOK's procedure) is a valid Cluster that bootstraps by
+    recovery from the base cluster's archive up to a target time, and archives under a name of its own."""
+    import datetime
+
+    import yaml
+
+    path = K8S / "restore" / "recovery-cluster.yaml"
+    (restore,) = list(yaml.safe_load_all(path.read_text()))
+    errors = [f"{e.json_path}: {e.message}" for e in
+              _crd_validator(CRD_SCHEMAS[(restore["apiVersion"], restore["kind"])]).iter_errors(restore)]
+    assert not errors, errors
+    base = render(K8S / "base")
+    (cluster,) = of_kind(base, "Cluster")
+    (store,) = of_kind(base, "ObjectStore")
+    recovery = restore["spec"]["bootstrap"]["recovery"]
+    target = datetime.datetime.fromisoformat(recovery["recoveryTarget"]["targetTime"])
+    assert target.tzinfo is not None, "targetTime with its offset"
+    source = next(e for e in restore["spec"]["externalClusters"] if e["name"] == recovery["source"])
+    assert source["plugin"]["name"] == BARMAN
+    assert source["plugin"]["parameters"] == {"barmanObjectName": name_of(store), "serverName": name_of(cluster)}
+    (archiver,) = [p for p in restore["spec"]["plugins"] if p.get("isWALArchiver")]
+    assert archiver["parameters"]["serverName"] != name_of(cluster), "never archive over the original's WAL"
+    assert {r["name"] for r in restore["spec"]["managed"]["roles"]} == {
+        r["name"] for r in cluster["spec"]["managed"]["roles"]}
+    runbook = (ROOT / "deploy" / "RUNBOOK.md").read_text()
+    assert "deploy/k8s/restore/recovery-cluster.yaml" in runbook and "targetTime" in runbook
 
 
 # ------------------------------------------------------------------------------------------- Kafka
 
 
-def test_kafka_bootstrap_is_the_strimzi_cluster(objects: list[Obj], overlay: str) -> None:
+def _mounted_secret(workload: Obj, path: str) -> tuple[str, str] | None:
+    """(secret, key) of the file at `path` in the workload's main container, if it comes from a secret volume."""
+    container = main_container(workload)
+    volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(prefix):
+            continue
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            return None
+        relative = path[len(prefix):]
+        items = secret.get("items")
+        if items is None:
+            return secret["secretName"], relative
+        key = next((i["key"] for i in items if i["path"] == relative), None)
+        return (secret["secretName"], key) if key else None
+    return None
+
+
+def test_kafka_is_tls_and_scram_with_acls(objects: list[Obj]) -> None:
+    """One listener, TLS with SCRAM-SHA-512 (no plaintext way in), simple authorization, the user operator."""
     (kafka,) = of_kind(objects, "Kafka")
-    plain = {int(listener["port"]) for listener in kafka["spec"]["kafka"]["listeners"] if not listener["tls"]}
+    spec = kafka["spec"]
+    for listener in spec["kafka"]["listeners"]:
+        assert listener["tls"] is True, f"listener {listener['name']}: TLS only"
+        assert listener.get("authentication", {}).get("type") == "scram-sha-512", f"listener {listener['name']}"
+    assert spec["kafka"].get("authorization", {}).get("type") == "simple", "ACLs are enforced"
+    assert "userOperator" in spec.get("entityOperator", {}), "the user operator makes the KafkaUsers' secrets"
+
+
+def test_kafka_bootstrap_is_the_strimzi_cluster(objects: list[Obj], overlay: str) -> None:
+    """Each Kafka client reaches the TLS listener with SASL_SSL/SCRAM as its own KafkaUser: the user's name, its
+    password from the secret the user operator makes (named like the user, key `password`), the cluster CA from
+    Strimzi's `<cluster>-cluster-ca-cert` secret."""
+    (kafka,) = of_kind(objects, "Kafka")
+    listeners = {int(listener["port"]): listener for listener in kafka["spec"]["kafka"]["listeners"]}
+    users = {name_of(u): u for u in of_kind(objects, "KafkaUser")}
     for c in platform(overlay):
         if not c.uses_kafka:
             continue
-        s = effective_settings(objects, c)
+        d = deployment(objects, c)
+        s = effective_settings(objects, c, d)
         host, port = s.kafka_bootstrap_servers.rsplit(":", 1)
-        assert host == f"{name_of(kafka)}-kafka-bootstrap" and int(port) in plain, f"{c.name}: {host}:{port}"
+        assert host == f"{name_of(kafka)}-kafka-bootstrap" and int(port) in listeners, f"{c.name}: {host}:{port}"
         assert s.kafka_enable_idempotence, f"{c.name}: real Kafka takes the idempotent producer"
+        listener = listeners[int(port)]
+        assert s.kafka_security_protocol == "SASL_SSL" and listener["tls"], f"{c.name}: SASL_SSL"
+        assert s.kafka_sasl_mechanism == "SCRAM-SHA-512" == listener["authentication"]["type"].upper()
+        user = users.get(s.kafka_sasl_username)
+        assert user is not None and s.kafka_sasl_username == c.name, f"{c.name}: its own KafkaUser"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == name_of(kafka)
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        _, refs = container_env(objects, main_container(d))
+        ref = refs.get("KAFKA_SASL_PASSWORD", {}).get("secretKeyRef")
+        assert ref and (ref["name"], ref["key"]) == (name_of(user), "password") and not ref.get("optional"), (
+            f"{c.name}: KAFKA_SASL_PASSWORD from its KafkaUser's secret")
+        assert s.kafka_ssl_cafile is not None, f"{c.name}: KAFKA_SSL_CAFILE"
+        assert _mounted_secret(d, str(s.kafka_ssl_cafile)) == (f"{name_of(kafka)}-cluster-ca-cert", "ca.crt"), (
+            f"{c.name}: KAFKA_SSL_CAFILE is the cluster CA certificate")
+
+
+def _expected_acls(c: Component) -> set[tuple[str, str, str]]:
+    """(resource type, name, operation) the code needs: Read+Describe on what it consumes, Read on its groups,
+    Write+Describe on what it publishes and on its dead-letter topics; Describe on what it checks at start."""
+    acls: set[tuple[str, str, str]] = set()
+    for group, topics in c.consumers():
+        acls.add(("group", group, "Read"))
+        for topic in topics:
+            acls |= {("topic", topic, "Read"), ("topic", topic, "Describe")}
+            dlq = events.dead_letter_topic(topic, group)
+            acls |= {("topic", dlq, "Write"), ("topic", dlq, "Describe")}
+    for topic in c.produced_topics():
+        acls |= {("topic", topic, "Write"), ("topic", topic, "Describe")}
+    return acls
+
+
+def _granted_acls(user: Obj) -> set[tuple[str, str, str]]:
+    granted = set()
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        assert acl.get("type", "allow") == "allow" and acl.get("host", "*") == "*"
+        assert resource.get("patternType", "literal") == "literal", f"{name_of(user)}: no prefix ACLs"
+        assert resource.get("name") != "*", f"{name_of(user)}: no wildcard ACLs"
+        granted |= {(resource["type"], resource.get("name", ""), op) for op in acl["operations"]}
+    return granted
+
+
+def test_every_kafka_client_has_exactly_the_acls_its_code_uses(objects: list[Obj], overlay: str) -> None:
+    users = {name_of(u): u for u in of_kind(objects, "KafkaUser")}
+    clients = [c for c in platform(overlay) if c.uses_kafka]
+    assert {c.name for c in clients} | {"ops"} == set(users), "one KafkaUser per Kafka client, and ops"
+    ops = {op for acl in users["ops"]["spec"]["authorization"]["acls"] for op in acl["operations"]}
+    assert ops <= {"Read", "Describe"}, f"the ops user reads, never writes: {ops}"
+    for c in clients:
+        user = users[c.name]
+        assert user["spec"]["authorization"]["type"] == "simple"
+        expected, granted = _expected_acls(c), _granted_acls(user)
+        assert granted == expected, (f"KafkaUser {c.name}: missing {sorted(expected - granted)}, "
+                                     f"not used by the code {sorted(granted - expected)}")
+        # the topics it checks at start are ones it may see (else it would try to create them, which it may not)
+        described = {name for kind, name, op in granted if kind == "topic" and op == "Describe"}
+        assert c.ensured_topics() <= described, f"{c.name}: cannot describe {c.ensured_topics() - described}"
+
+
+def test_acl_derivation_reads_the_code() -> None:
+    """The AST reading finds the gateway's callbacks consumer and every service's published topics (else the
+    ACL check above proves nothing)."""
+    by = catalog.by_name()
+    assert ("gateway-callbacks", [events.ORDERS_TOPIC]) in by["gateway"].consumers()
+    assert by["orders"].produced_topics() >= {events.ORDERS_TOPIC}
+    assert by["billing-adapter"].produced_topics() == {events.BILLING_TOPIC}
+    assert by["risk"].produced_topics() == {events.RISK_TOPIC}
 
 
 def test_every_topic_is_a_kafkatopic(objects: list[Obj], overlay: str) -> None:
@@ -431,7 +718,7 @@ def test_every_topic_is_a_kafkatopic(objects: list[Obj], overlay: str) -> None:
 def test_dead_letter_topics_come_from_the_consumers() -> None:
     """The AST reading of main.py finds the consumers (else the KafkaTopic check above proves nothing)."""
     groups = {group for c in catalog.components() for group, _ in c.consumers()}
-    assert {"orders", "billing-adapter", "refunds"} <= groups
+    assert {"orders", "billing-adapter", "refunds", "gateway-callbacks"} <= groups
 
 
 # ------------------------------------------------------------------------------------------- network policies
@@ -504,6 +791,156 @@ def test_network_policies_let_every_configured_call_through(objects: list[Obj], 
                 f"Prometheus (namespace monitoring) cannot scrape {c.name}")
         if c.name == "gateway":
             assert _reachable(objects, d["spec"]["template"], s.port, {"app": "ingress"}, "ingress-nginx")
+
+
+# ------------------------------------------------------------------------------------------- egress
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A destination: a pod (its labels; its namespace's name, None for the policy's own), or an address."""
+    labels: dict[str, str] | None = None
+    namespace: str | None = None
+    ip: str | None = None
+    port_names: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def _peer_matches(peer: Obj, dest: Peer) -> bool:
+    if "ipBlock" in peer:
+        if dest.ip is None:
+            return False
+        address = ipaddress.ip_address(dest.ip)
+        block = peer["ipBlock"]
+        inside = address in ipaddress.ip_network(block["cidr"])
+        return inside and not any(address in ipaddress.ip_network(e) for e in block.get("except") or [])
+    if dest.labels is None:
+        return False
+    if "namespaceSelector" in peer:
+        if dest.namespace is None or not labels_match(
+                peer["namespaceSelector"], {"kubernetes.io/metadata.name": dest.namespace}):
+            return False
+    elif dest.namespace is not None:
+        return False
+    return labels_match(peer.get("podSelector") or {}, dest.labels)
+
+
+def _egress_allowed(objects: list[Obj], source: Obj, dest: Peer, port: int, protocol: str = "TCP") -> bool:
+    labels = source["metadata"].get("labels", {})
+    policies = [p for p in of_kind(objects, "NetworkPolicy")
+                if "Egress" in p["spec"].get("policyTypes", []) and labels_match(p["spec"]["podSelector"], labels)]
+    assert policies, f"{labels.get('app.kubernetes.io/name')}: no egress policy selects it"
+    for policy in policies:
+        for rule in policy["spec"].get("egress") or []:
+            peers = rule.get("to")
+            if peers and not any(_peer_matches(p, dest) for p in peers):
+                continue
+            ports = rule.get("ports")
+            if not ports or any(p.get("protocol", "TCP") == protocol and (
+                    "port" not in p or p["port"] == port or (
+                        isinstance(p["port"], str) and dest.port_names.get(p["port"]) == port)) for p in ports):
+                return True
+    return False
+
+
+def test_every_workload_is_under_default_deny_egress(objects: list[Obj]) -> None:
+    """Every Deployment and Job is selected by a policy that denies all egress, so what it reaches is only what
+    the allow policies list; each of them resolves names (DNS to kube-dns)."""
+    deny = [p for p in of_kind(objects, "NetworkPolicy")
+            if p["spec"].get("policyTypes") == ["Egress"] and not p["spec"].get("egress")]
+    dns = Peer({"k8s-app": "kube-dns"}, "kube-system")
+    for workload, template in workloads(objects):
+        labels = template["metadata"].get("labels", {})
+        where = f"{workload['kind']}/{name_of(workload)}"
+        assert any(labels_match(p["spec"]["podSelector"], labels) for p in deny), f"{where}: no default-deny egress"
+        assert _egress_allowed(objects, template, dns, 53, "UDP"), f"{where}: DNS"
+        assert not _egress_allowed(objects, template, Peer({"app": "anything"}), 5432), f"{where}: reaches any pod"
+
+
+def test_egress_lets_every_configured_connection_through(objects: list[Obj], overlay: str) -> None:
+    """Each process reaches what it is configured with: its database (pooler or instance), the Kafka brokers,
+    the collector, the gRPC services of its *_TARGET settings, BOSS and the payment API (a simulator in dev; an
+    address range on the URL's port in prod)."""
+    (cluster,) = of_kind(objects, "Cluster")
+    (kafka,) = of_kind(objects, "Kafka")
+    services = {name_of(s): s for s in of_kind(objects, "Service")}
+    for workload, template in workloads(objects):
+        container = main_container(workload)
+        image = container["image"].split(":")[0].removeprefix("topup/")
+        c = catalog.by_name().get(image)
+        if c is None:
+            continue
+        where = f"{workload['kind']}/{name_of(workload)}"
+        s = c.settings_from(settings_env(objects, container))
+        url, ref = _database_url(objects, workload)
+        # the application user's secret (the dev simulators) holds a URI of the primary
+        db = url if url is not None else urlsplit(f"//{name_of(cluster)}-rw:5432") if ref["name"].endswith("-app") \
+            else None
+        assert db is not None, f"{where}: DATABASE_URL"
+        if db.hostname == f"{name_of(cluster)}-rw":
+            db_pod = Peer({"cnpg.io/cluster": name_of(cluster), "cnpg.io/instanceRole": "primary"})
+        else:
+            assert db.hostname in _poolers(objects), f"{where}: database host {db.hostname}"
+            db_pod = Peer({"cnpg.io/cluster": name_of(cluster), "cnpg.io/poolerName": db.hostname})
+        assert _egress_allowed(objects, template, db_pod, db.port or 5432), f"{where} → {db.hostname}"
+        if workload["kind"] == "Job":
+            continue
+        if c.uses_kafka:
+            broker = Peer({"strimzi.io/cluster": name_of(kafka), "strimzi.io/kind": "Kafka",
+                           "strimzi.io/broker-role": "true"})
+            port = int(s.kafka_bootstrap_servers.rsplit(":", 1)[1])
+            assert _egress_allowed(objects, template, broker, port), f"{where} → Kafka :{port}"
+        addresses = [getattr(s, f) for f in c.settings.model_fields if f.endswith(("_target", "_url"))
+                     and f != "database_url"]
+        addresses.append(settings_env(objects, container).get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+        for address in addresses:
+            if not isinstance(address, str) or not address:
+                continue
+            parts = urlsplit(address if "//" in address else f"//{address}")
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+            if parts.hostname in services:
+                resolved = resolve_target_port(services[parts.hostname], port, objects)
+                assert resolved is not None, f"{where}: {address}"
+                dest = Peer(resolved[0]["metadata"]["labels"], port_names=container_ports(resolved[0]))
+                assert _egress_allowed(objects, template, dest, resolved[1]), f"{where} → {address} blocked"
+            else:  # outside the cluster (prod's BOSS and payment API): some address range on that port
+                assert overlay == "prod", f"{where}: {address} is not a Service of the overlay"
+                blocks = [p["ipBlock"] for pol in of_kind(objects, "NetworkPolicy")
+                          if labels_match(pol["spec"]["podSelector"], template["metadata"]["labels"])
+                          for rule in pol["spec"].get("egress") or [] for p in rule.get("to") or [] if "ipBlock" in p]
+                assert any(_egress_allowed(objects, template, Peer(ip=_an_address_of(b)), port)
+                           for b in blocks), f"{where} → {address}: no address range open on port {port}"
+
+
+def _an_address_of(block: Obj) -> str:
+    """An address the ipBlock admits."""
+    network = ipaddress.ip_network(block["cidr"])
+    excluded = [ipaddress.ip_network(e) for e in block.get("except") or []]
+    for candidate in (network[1], ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("2001:db8::1")):
+        if candidate in network and not any(candidate in e for e in excluded):
+            return str(candidate)
+    raise AssertionError(f"no sample address in {block}")
+
+
+@pytest.mark.parametrize(("address", "allowed"), [
+    ("203.0.113.10", True), ("8.8.8.8", True), ("2001:db8::1", True),
+    ("10.0.0.5", False), ("172.16.3.4", False), ("192.168.1.1", False), ("127.0.0.1", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False),
+    ("::1", False), ("fd00:ec2::254", False), ("fe80::1", False),
+])
+def test_gateway_callbacks_reach_public_addresses_only(objects: list[Obj], address: str, allowed: bool) -> None:
+    """The SSRF defence in depth: the gateway (which calls the channels' notify_url) reaches the public internet on
+    any port, never a private, loopback, link-local, shared or metadata address (nor the pods behind them)."""
+    gateway = deployment(objects, catalog.by_name()["gateway"])["spec"]["template"]
+    for port in (443, 8443, 5432):
+        assert _egress_allowed(objects, gateway, Peer(ip=address), port) is allowed, f"{address}:{port}"
+
+
+def test_only_the_gateway_and_refunds_reach_the_internet(objects: list[Obj], overlay: str) -> None:
+    for c in platform(overlay):
+        template = deployment(objects, c)["spec"]["template"]
+        if c.name not in ("gateway", "refunds"):
+            assert not _egress_allowed(objects, template, Peer(ip="203.0.113.10"), 443), f"{c.name} reaches out"
+        assert not _egress_allowed(objects, template, Peer(ip="169.254.169.254"), 80), f"{c.name}: metadata"
 
 
 # ------------------------------------------------------------------------------------------- monitoring

@@ -31,6 +31,7 @@ from opentelemetry import trace
 from topup.events.v1 import envelope_pb2
 from topup_platform import metrics, telemetry
 from topup_platform.events import dead_letter_topic
+from topup_platform.kafka import security_options
 from topup_platform.logging import get_logger
 from topup_platform.settings import PlatformSettings
 
@@ -101,6 +102,7 @@ class EventConsumer:
         return AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **security_options(self.settings),
             group_id=self.name,
             client_id=f"{self.settings.service_name}-{self.name}",
             enable_auto_commit=False,

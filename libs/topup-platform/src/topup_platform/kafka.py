@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from topup_platform.logging import get_logger
 from topup_platform.settings import PlatformSettings
@@ -15,9 +17,24 @@ from topup_platform.settings import PlatformSettings
 log = get_logger(__name__)
 
 
+def security_options(settings: PlatformSettings) -> dict[str, Any]:
+    """The connection-security arguments every aiokafka client (producer, consumer, admin) takes."""
+    protocol = settings.kafka_security_protocol
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile is not None else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    if protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
 def make_producer(settings: PlatformSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **security_options(settings),
         client_id=settings.service_name,
         acks="all",
         # Real Kafka: on (no duplicates from producer retries). The embedded Tansu broker refuses it,
@@ -33,7 +50,7 @@ async def ensure_topics(settings: PlatformSettings, topics: Iterable[str], *, at
     wanted = list(dict.fromkeys(topics))
     for attempt in range(1, attempts + 1):
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                    client_id=f"{settings.service_name}-admin")
+                                    client_id=f"{settings.service_name}-admin", **security_options(settings))
         try:
             await admin.start()
             existing = set(await admin.list_topics())

@@ -61,6 +61,16 @@ class PlatformSettings(BaseSettings):
     #: Replicas of those topics. A production cluster declares its topics itself (Strimzi KafkaTopics), but a
     #: service that starts first creates them: with the cluster's replication, or they stay under-replicated.
     kafka_topic_replication_factor: int = Field(1, validation_alias=_alias("KAFKA_TOPIC_REPLICATION_FACTOR"))
+    # --- how the Kafka clients authenticate (aiokafka): PLAINTEXT by default (dev, tests, the embedded broker);
+    # on Kubernetes SASL_SSL with SCRAM-SHA-512, the cluster CA of Strimzi and one KafkaUser per service.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=_alias("KAFKA_SECURITY_PROTOCOL"))
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", validation_alias=_alias("KAFKA_SASL_MECHANISM"))
+    kafka_sasl_username: str = Field("", validation_alias=_alias("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), validation_alias=_alias("KAFKA_SASL_PASSWORD"))
+    #: the CA (PEM) that signed the brokers' certificates (SSL, SASL_SSL); unset: the system's trust store
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias=_alias("KAFKA_SSL_CAFILE"))
     log_level: str = Field("INFO", validation_alias=_alias("LOG_LEVEL"))
     #: json in production, console in a terminal; unset means json unless TOPUP_ENV=dev.
     log_format: Literal["json", "console"] | None = Field(None, validation_alias=_alias("LOG_FORMAT"))
@@ -90,6 +100,14 @@ class PlatformSettings(BaseSettings):
         given = [f for f in ("tls_cert_file", "tls_key_file", "tls_ca_file") if getattr(self, f) is not None]
         if given and len(given) != 3:
             raise ValueError("TOPUP_TLS_CERT_FILE, TOPUP_TLS_KEY_FILE and TOPUP_TLS_CA_FILE go together")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_sasl_credentials(self) -> PlatformSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_USERNAME "
+                             "and KAFKA_SASL_PASSWORD")
         return self
 
     @property
