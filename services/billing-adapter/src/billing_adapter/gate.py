@@ -6,7 +6,8 @@ refusal (subscriber not found, suspended) is a healthy answer, and so many "busy
 that subscriber's trouble, which its own jobs' backoff and retry budget deal with. After `threshold` unwell
 answers in a row the breaker opens: for `reset_seconds` no call is made (`BreakerOpen` is raised at once, the
 call is not sent, and the worker makes the order wait, it does not fail it or count an attempt); then one trial
-call at a time decides whether it closes again, while the others keep waiting. The breaker's state and the calls
+call at a time decides whether it closes again, while the others keep waiting (a trial about a subscriber known
+to be in trouble decides nothing: the next call is the trial). The breaker's state and the calls
 in flight are metrics, and every change of state is logged.
 """
 
@@ -22,7 +23,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import HALF_OPENED, OpenedState
 
 from billing_adapter.boss_client import Call
-from billing_adapter.domain.breaker import Verdict, verdict
+from billing_adapter.domain.breaker import BusyMemory, Verdict, verdict
 from topup_platform.logging import get_logger
 from topup_platform.metrics import LATENCY_BUCKETS
 
@@ -51,15 +52,15 @@ class _Unwell(Exception):
 
 class BossGate:
     def __init__(self, *, threshold: int, reset_seconds: float, max_in_flight: int,
-                 trial_wait_seconds: float = 1.0) -> None:
+                 trial_wait_seconds: float = 1.0, busy_memory_seconds: float = 60.0) -> None:
         self.reset_seconds = reset_seconds
         #: how long a call waits while another one is the trial that decides whether BOSS is back
         self.trial_wait_seconds = trial_wait_seconds
         self._breakers = AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=reset_seconds)
         self._breakers.add_listener(self._on_event)
         self._slots = asyncio.Semaphore(max_in_flight)
-        #: the accounts with an unwell answer since the last healthy one
-        self._streak: set[str] = set()
+        #: the subscribers BOSS said lately it could not serve: more such answers about them are not BOSS unwell
+        self._troubled = BusyMemory(busy_memory_seconds)
         self._trial = False
         BREAKER_STATE.set(0)
 
@@ -92,13 +93,17 @@ class BossGate:
         finally:
             if probing:
                 self._trial = False
-        reading = verdict(call.result, account, self._streak, probing=probing)
+        now = time.monotonic()
+        reading = verdict(call.result, troubled=self._troubled.troubled(account, now))
+        if call.result.subscriber_scoped:
+            self._troubled.remember(account, now)
         if reading is Verdict.HEALTHY:
-            self._streak.clear()
             await breaker.__aexit__(None, None, None)
         elif reading is Verdict.UNWELL:
-            self._streak.add(account)
             unwell = _Unwell(call.result.reason_code)
             await breaker.__aexit__(_Unwell, unwell, None)
+        else:  # decides nothing, but a pause that ended on entering is still announced (metric, log)
+            while breaker.context.messages:
+                await breaker.messagebus.handle(breaker.context.messages.pop(0), breaker.uow)
         BOSS_LATENCY.labels(operation, call.result.outcome.value).observe(time.perf_counter() - started)
         return call

@@ -27,7 +27,8 @@ async def main(settings: BillingSettings) -> int:
         boss = BossClient(settings.boss_url, settings.boss_timeout_seconds)
         gate = BossGate(threshold=settings.breaker_threshold, reset_seconds=settings.breaker_reset_seconds,
                         max_in_flight=settings.boss_max_in_flight,
-                        trial_wait_seconds=settings.boss_timeout_seconds)
+                        trial_wait_seconds=settings.boss_timeout_seconds,
+                        busy_memory_seconds=settings.breaker_busy_memory_seconds)
         worker = FulfilmentWorker(rt.pool, outbox, boss, gate, settings)
         try:
             rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")

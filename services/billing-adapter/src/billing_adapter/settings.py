@@ -33,6 +33,9 @@ class BillingSettings(PlatformSettings):
     #: the BOSS circuit breaker: this many "BOSS unwell" outcomes in a row open it for reset_seconds
     breaker_threshold: int = 10
     breaker_reset_seconds: float = 15.0
+    #: a subscriber BOSS said it could not serve ("busy") is that subscriber's trouble for this long: more such
+    #: answers about it do not count towards the breaker
+    breaker_busy_memory_seconds: float = 60.0
     #: at most this many calls to BOSS at once (BOSS's own capacity; beyond it, calls queue here)
     boss_max_in_flight: int = 64
     #: scheduled reconciliation: how often, and how long after the fact (work still in flight is not a

@@ -81,7 +81,7 @@ async def test_one_busy_subscriber_never_opens_it_busy_answers_for_many_do() -> 
             Outcome.RETRYABLE
     assert BREAKER_STATE._value.get() == 0
     assert (await _through(gate, Outcome.SUCCESS)).result.outcome is Outcome.SUCCESS  # others go through
-    for account in ("18600000004", "18612345001", "18612345002"):  # busy for several subscribers in a row
+    for account in ("18612345001", "18612345002", "18612345003"):  # busy for several subscribers in a row
         await _through(gate, Outcome.RETRYABLE, account, scoped=True)
     assert BREAKER_STATE._value.get() == 2
     with pytest.raises(BreakerOpen):
@@ -137,11 +137,36 @@ async def test_one_trial_at_a_time_the_others_wait_unsent() -> None:
     assert sent == ["trial", "other"]
 
 
-async def test_while_probing_a_busy_subscriber_seen_before_reopens_it() -> None:
+async def test_while_probing_a_subscriber_busy_for_the_first_time_reopens_it() -> None:
     gate = BossGate(threshold=2, reset_seconds=0.1, max_in_flight=4)
     for account in ("18612345001", "18612345002"):
         await _through(gate, Outcome.RETRYABLE, account, scoped=True)
     await asyncio.sleep(0.15)
-    await _through(gate, Outcome.RETRYABLE, "18612345001", scoped=True)  # the trial: still busy
+    await _through(gate, Outcome.RETRYABLE, "18612345003", scoped=True)  # the trial: busy, and news about BOSS
+    with pytest.raises(BreakerOpen):
+        await _through(gate, Outcome.SUCCESS)
+
+
+async def test_while_probing_a_subscriber_known_to_be_busy_decides_nothing() -> None:
+    """The trial happens to be the job of a subscriber BOSS has been refusing all along (sandbox 04): its busy
+    answer says nothing about BOSS, so it neither reopens the breaker for everybody nor closes it; the next call
+    is the trial."""
+    gate = BossGate(threshold=2, reset_seconds=0.1, max_in_flight=4)
+    await _through(gate, Outcome.RETRYABLE, "18600000004", scoped=True)
+    await _through(gate, Outcome.UNKNOWN, "18612345001")  # then BOSS stops answering in time: it opens
+    with pytest.raises(BreakerOpen):
+        await _through(gate, Outcome.SUCCESS)
+    await asyncio.sleep(0.15)
+    await _through(gate, Outcome.RETRYABLE, "18600000004", scoped=True)  # the trial: the same subscriber, busy
+    assert BREAKER_STATE._value.get() == 1  # still half-open, not reopened
+    assert (await _through(gate, Outcome.SUCCESS, "18612345002")).result.outcome is Outcome.SUCCESS
+    assert BREAKER_STATE._value.get() == 0
+
+
+async def test_a_subscriber_busy_long_ago_counts_again() -> None:
+    gate = BossGate(threshold=2, reset_seconds=60, max_in_flight=4, busy_memory_seconds=0.1)
+    await _through(gate, Outcome.RETRYABLE, "18600000004", scoped=True)
+    await asyncio.sleep(0.15)
+    await _through(gate, Outcome.RETRYABLE, "18600000004", scoped=True)
     with pytest.raises(BreakerOpen):
         await _through(gate, Outcome.SUCCESS)

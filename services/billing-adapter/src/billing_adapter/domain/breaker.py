@@ -5,16 +5,17 @@
   it does not document: unwell, whichever subscriber the call was about.
 * BOSS answered, with one of its own codes, that it did not do it ("busy", "too late"): that may be BOSS
   overloaded, or one subscriber BOSS cannot serve now. The first such answer for a subscriber counts as
-  unwell; more of them for the same subscriber, with no healthy answer in between, say nothing new about
-  BOSS and do not count (neutral): one subscriber's trouble cannot open the breaker for everybody, while
-  busy answers for many subscribers still do.
-* While the breaker probes (half-open), any unwell answer reopens it: it opened because many subscribers
-  failed in a row, and one more failure does not show BOSS has recovered.
+  unwell; more of them for a subscriber that answered so recently (`BusyMemory`) say nothing new about BOSS
+  and do not count (neutral), whatever was answered for others in between: one subscriber's trouble cannot
+  open the breaker for everybody, while busy answers for many subscribers still do.
+* While the breaker probes (half-open), an unwell answer reopens it; a neutral one (a subscriber known to be
+  in trouble) decides nothing, so the next call is the trial: a busy subscriber whose job happens to be the
+  trial must not keep BOSS closed to everybody else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections import OrderedDict
 from enum import StrEnum
 
 from billing_adapter.domain.outcomes import Classified, Outcome
@@ -32,11 +33,37 @@ class Verdict(StrEnum):
 _ANSWERED = frozenset({Outcome.SUCCESS, Outcome.TERMINAL_FAILURE, Outcome.NOT_FOUND})
 
 
-def verdict(result: Classified, account: str, streak: Set[str], *, probing: bool = False) -> Verdict:
-    """The breaker's reading of one answer about `account`'s request; `streak` holds the accounts with an
-    unwell answer since the last healthy one, `probing` whether the breaker is half-open."""
+def verdict(result: Classified, *, troubled: bool) -> Verdict:
+    """The breaker's reading of one answer; `troubled`: BOSS said it could not serve this answer's subscriber
+    recently (see `BusyMemory`)."""
     if result.outcome in _ANSWERED:
         return Verdict.HEALTHY
-    if result.subscriber_scoped and account in streak and not probing:
+    if result.subscriber_scoped and troubled:
         return Verdict.NEUTRAL
     return Verdict.UNWELL
+
+
+class BusyMemory:
+    """The subscribers BOSS said it could not serve ("busy", "too late") in the last `seconds`, on a clock the
+    caller passes in (monotonic seconds). Bounded: the oldest are forgotten first."""
+
+    def __init__(self, seconds: float, limit: int = 10_000) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self._last: OrderedDict[str, float] = OrderedDict()
+
+    def troubled(self, account: str, now: float) -> bool:
+        self._forget(now)
+        return account in self._last
+
+    def remember(self, account: str, now: float) -> None:
+        self._last.pop(account, None)
+        self._last[account] = now
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        while self._last:
+            account, at = next(iter(self._last.items()))
+            if now - at <= self.seconds and len(self._last) <= self.limit:
+                return
+            del self._last[account]
