@@ -106,3 +106,38 @@ async def test_writes_are_counted_before_they_are_sent_and_the_budget_outlives_t
         assert await repository.before_write(conn, order_id, txn, "worker-b", 30, deadline, 4) is None
         row = await repository.get_job(conn, order_id)
         assert (row["attempts"], row["status_queries"]) == (4, 1)
+
+
+async def test_a_job_whose_operations_all_succeeded_is_ended_when_taken_up_again(pool: asyncpg.Pool) -> None:
+    """The call that said BOSS did the last operation was logged (the operation succeeded) but could not end the
+    job (its worker had lost the lease meanwhile). Whoever takes the job up next ends it as succeeded, with
+    BOSS's serial and its event, and sends nothing: it must not stay in progress, leased again and again."""
+    from billing_adapter.boss_client import BossClient
+    from billing_adapter.gate import BossGate
+    from billing_adapter.settings import BillingSettings
+    from billing_adapter.worker import FulfilmentWorker
+    from topup.events.v1 import billing_pb2, envelope_pb2
+    from topup_platform.outbox import Outbox
+
+    async with pool.acquire() as conn:
+        order_id, txn = await _job(conn, "worker-a", lease_seconds=0.01)
+        assert await repository.before_write(conn, order_id, txn, "worker-a", 0.01, utcnow(), 4)
+        await repository.record_attempt(conn, order_id=order_id, transaction_id=txn, kind="credit",
+                                        outcome="success", provider_code="0000", latency_ms=5, error="",
+                                        operation_state="succeeded", boss_serial="BOSS-1")
+        await conn.execute("SELECT pg_sleep(0.05)")  # worker-a's lease lapses: it could not end the job
+    settings = BillingSettings(boss_url="http://127.0.0.1:9")  # nothing may be sent: nothing listens there
+    worker = FulfilmentWorker(pool, Outbox("billing-adapter"), BossClient(settings.boss_url, 0.5),
+                              BossGate(threshold=10, reset_seconds=1, max_in_flight=1), settings)
+    await worker.process(order_id)
+    async with pool.acquire() as conn:
+        job = await repository.get_job(conn, order_id)
+        assert (job["state"], job["attempts"]) == ("succeeded", 1)
+        rows = await conn.fetch("SELECT envelope FROM outbox WHERE key = $1 AND event_type LIKE '%Succeeded'",
+                                str(order_id))
+        assert len(rows) == 1
+        envelope = envelope_pb2.EventEnvelope.FromString(rows[0]["envelope"])
+        event = billing_pb2.FulfilmentSucceeded()
+        envelope.payload.Unpack(event)
+        assert list(event.boss_serials) == ["BOSS-1"]
+        assert len(await repository.attempts_of(conn, order_id)) == 1  # no call was made

@@ -45,6 +45,9 @@ class Job:
     operations: list[OperationRow]
     #: the order's trace context (W3C headers), carried from its FulfilmentRequested
     trace_context: Mapping[str, str] = field(default_factory=dict)
+    #: the claim this job is worked under (`lease`'s owner): every fenced statement names it, so that two claims
+    #: on one job, even by one process, never both act on it
+    holder: str = ""
 
 
 _INSERT_JOBS = """
@@ -121,7 +124,7 @@ async def lease(conn: asyncpg.Connection, order_id: UUID, owner: str, seconds: f
                row["state"], row["attempts"], row["requested_at"],
                [OperationRow(o["transaction_id"], o["seq"], o["kind"], o["amount_fen"], o["pack_code"], o["state"],
                              o["boss_serial"], o["writes"], o["last_write"]) for o in ops],
-               row["trace_context"])
+               row["trace_context"], owner)
 
 
 async def before_write(conn: asyncpg.Connection, order_id: UUID, transaction_id: str, owner: str,

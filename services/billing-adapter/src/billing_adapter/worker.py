@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 from dataclasses import dataclass, replace
@@ -59,6 +60,11 @@ log = get_logger(__name__)
 _DECISIVE = frozenset({Outcome.SUCCESS, Outcome.TERMINAL_FAILURE, Outcome.NOT_FOUND})
 
 
+def _holder(job: Job, owner: str) -> str:
+    """The claim a job is worked under: its lease's, or this process's for a job it created already leased."""
+    return job.holder or owner
+
+
 class LeaseLost(Exception):
     """This worker no longer holds the job (its lease lapsed and another worker may have it): it must neither
     call BOSS for it nor decide it."""
@@ -83,7 +89,10 @@ class FulfilmentWorker:
         self.gate = gate
         self.settings = settings
         self.policy = policy.Policy(settings.retries, settings.backoff_base_seconds, settings.backoff_cap_seconds)
+        #: this process; each lease it takes is a claim of its own (`owner#n`), so a job it leases again while an
+        #: earlier claim's task is still running (the lease lapsed under load) is fenced from that task too
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._claims = itertools.count(1)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -134,7 +143,8 @@ class FulfilmentWorker:
     async def process(self, order_id: UUID, job: Job | None = None) -> None:
         if job is None:
             async with self.pool.acquire() as conn:
-                job = await repository.lease(conn, order_id, self.owner, self.settings.lease_seconds)
+                job = await repository.lease(conn, order_id, f"{self.owner}#{next(self._claims)}",
+                                             self.settings.lease_seconds)
             if job is None:
                 return
         with telemetry.continue_trace(job.trace_context, "fulfil order",
@@ -147,6 +157,15 @@ class FulfilmentWorker:
         progress = Progress([op.boss_serial for op in done_ops], [op.transaction_id for op in done_ops],
                             job.attempts)
         pending = [op for op in job.operations if op.state != "succeeded"]
+        if not pending:
+            # BOSS did every operation, but the call that said so could not end the job (its worker had lost the
+            # lease): end it now, from what is stored, sending nothing
+            event = billing_pb2.FulfilmentSucceeded(order_id=str(job.order_id), attempts=job.attempts,
+                                                    boss_serials=progress.serials, completed_at=to_timestamp(utcnow()))
+            if await self._end(job, "succeeded", "", event):
+                log.info("fulfilment succeeded (taken up after its last operation)", order_id=str(job.order_id),
+                         attempts=job.attempts)
+            return
         try:
             for op in pending:
                 if not await self._carry_out(job, op, last=op is pending[-1], progress=progress):
@@ -157,7 +176,7 @@ class FulfilmentWorker:
             # counted, a budget spent is concluded, never written again).
             async with self.pool.acquire() as conn:
                 await repository.reschedule(conn, job.order_id, open_breaker.retry_after, "BOSS_BREAKER_OPEN",
-                                           self.owner)
+                                           _holder(job, self.owner))
             self.dispatch_later(job.order_id, open_breaker.retry_after)
         except LeaseLost:
             log.warning("lease lost; the worker that holds the job now carries on", order_id=str(job.order_id))
@@ -185,7 +204,8 @@ class FulfilmentWorker:
                 case Wait(delay=delay):
                     assert call is not None
                     async with self.pool.acquire() as conn:
-                        await repository.reschedule(conn, job.order_id, delay, call.result.reason_code, self.owner)
+                        await repository.reschedule(conn, job.order_id, delay, call.result.reason_code,
+                                                    _holder(job, self.owner))
                     self.dispatch_later(job.order_id, delay)
                     BOSS_RETRIES.inc()
                     log.info("fulfilment retry scheduled", order_id=str(job.order_id), attempts=progress.attempts,
@@ -226,7 +246,7 @@ class FulfilmentWorker:
             # later knows until when a write whose answer was lost (or whose sender died) could still land
             deadline = utcnow() + timedelta(seconds=self.settings.boss_timeout_seconds)
             async with self.pool.acquire() as conn:
-                sent = await repository.before_write(conn, job.order_id, op.transaction_id, self.owner,
+                sent = await repository.before_write(conn, job.order_id, op.transaction_id, _holder(job, self.owner),
                                                      self.settings.lease_seconds, deadline, self.policy.budget)
             if sent is None:
                 raise LeaseLost(job.order_id)
@@ -249,7 +269,7 @@ class FulfilmentWorker:
             wait = 0.0 if deadline is None else max(
                 0.0, (deadline - utcnow()).total_seconds() + self.settings.boss_clock_skew_seconds)
             # nobody else may write meanwhile: the lease covers the wait, the query and a margin
-            if not await repository.hold_for(conn, job.order_id, self.owner,
+            if not await repository.hold_for(conn, job.order_id, _holder(job, self.owner),
                                              wait + 2 * self.settings.boss_timeout_seconds + 5):
                 raise LeaseLost(job.order_id)
         if deadline is None:  # written without a deadline (an older adapter): no telling when it could land
@@ -304,7 +324,7 @@ class FulfilmentWorker:
         """End the job: its outcome and the event announcing it in one statement, together with the call that
         decided it (operation, kind, call, the operation's new state). False if the job had already ended."""
         finish = repository.JobEnd(state, reason_code, self.outbox.row(
-            BILLING_TOPIC, event, aggregate_type="order", aggregate_id=str(job.order_id)), self.owner)
+            BILLING_TOPIC, event, aggregate_type="order", aggregate_id=str(job.order_id)), _holder(job, self.owner))
         async with self.pool.acquire() as conn:
             if decided_by is None:
                 ended = await repository.end_job(conn, job.order_id, finish)
