@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import jsonschema
 import kubernetes_validate
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased
 
 from tests.deploy import catalog
 from tests.deploy.catalog import ROOT, Component
@@ -981,3 +983,24 @@ def test_namespace_is_named_like_the_overlay(objects: list[Obj], overlay: str) -
     (namespace,) = of_kind(objects, "Namespace")
     assert re.fullmatch(r"topup(-[a-z]+)?", name_of(namespace))
     assert (name_of(namespace) == "topup") == (overlay == "prod")
+
+
+
+def test_production_samples_traces_by_the_gateways_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production keeps a share of the orders' traces (a setting), decided once where the trace starts and
+    followed by every process after it, so each kept trace is whole; dev keeps them all (the SDK's default)."""
+    for overlay, expected in (("prod", ("parentbased_traceidratio", "0.1")), ("dev", None)):
+        objects = rendered(overlay)
+        for c in platform(overlay):
+            if c.simulator:
+                continue
+            env = settings_env(objects, main_container(deployment(objects, c)))
+            got = (env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) if "OTEL_TRACES_SAMPLER" in env else None
+            assert got == expected, (overlay, c.name, got)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.1")
+    sampler = TracerProvider().sampler  # what the services' SDK makes of those settings
+    assert isinstance(sampler, ParentBased)
+    assert sampler.get_description() == "ParentBased{root:TraceIdRatioBased{0.1},remoteParentSampled:AlwaysOnSampler," \
+        "remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler," \
+        "localParentNotSampled:AlwaysOffSampler}"
