@@ -6,8 +6,7 @@ refusal (subscriber not found, suspended) is a healthy answer, and so many "busy
 that subscriber's trouble, which its own jobs' backoff and retry budget deal with. After `threshold` unwell
 answers in a row the breaker opens: for `reset_seconds` no call is made (`BreakerOpen` is raised at once, the
 call is not sent, and the worker makes the order wait, it does not fail it or count an attempt); then one trial
-call at a time decides whether it closes again, while the others keep waiting (a trial about a subscriber known
-to be in trouble decides nothing: the next call is the trial). The breaker's state and the calls
+call at a time decides whether it closes again, while the others keep waiting. The breaker's state and the calls
 in flight are metrics, and every change of state is logged.
 """
 
@@ -94,7 +93,7 @@ class BossGate:
             if probing:
                 self._trial = False
         now = time.monotonic()
-        reading = verdict(call.result, troubled=self._troubled.troubled(account, now))
+        reading = verdict(call.result, troubled=self._troubled.troubled(account, now), probing=probing)
         if call.result.subscriber_scoped:
             self._troubled.remember(account, now)
         if reading is Verdict.HEALTHY:
@@ -102,8 +101,5 @@ class BossGate:
         elif reading is Verdict.UNWELL:
             unwell = _Unwell(call.result.reason_code)
             await breaker.__aexit__(_Unwell, unwell, None)
-        else:  # decides nothing, but a pause that ended on entering is still announced (metric, log)
-            while breaker.context.messages:
-                await breaker.messagebus.handle(breaker.context.messages.pop(0), breaker.uow)
         BOSS_LATENCY.labels(operation, call.result.outcome.value).observe(time.perf_counter() - started)
         return call

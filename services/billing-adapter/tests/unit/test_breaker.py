@@ -16,23 +16,28 @@ _ANSWERED = st.sampled_from([Outcome.SUCCESS, Outcome.TERMINAL_FAILURE, Outcome.
 _BUSY = Classified(Outcome.RETRYABLE, "5001", "BOSS_BUSY", subscriber_scoped=True)
 
 
-@given(_ANSWERED, st.booleans())
-def test_an_answer_is_healthy_whatever_it_says(outcome: Outcome, troubled: bool) -> None:
-    assert verdict(Classified(outcome, ""), troubled=troubled) is Verdict.HEALTHY
+@given(_ANSWERED, st.booleans(), st.booleans())
+def test_an_answer_is_healthy_whatever_it_says(outcome: Outcome, troubled: bool, probing: bool) -> None:
+    assert verdict(Classified(outcome, ""), troubled=troubled, probing=probing) is Verdict.HEALTHY
 
 
 @given(st.sampled_from([Classified(Outcome.UNKNOWN, "", "BOSS_NO_ANSWER"),
                         Classified(Outcome.RETRYABLE, "", "BOSS_UNREACHABLE"),
                         Classified(Outcome.RETRYABLE, "503", "BOSS_BUSY"),
                         Classified(Outcome.UNKNOWN, "9999", "BOSS_UNEXPECTED_REPLY")]),
-       st.booleans())
-def test_timeouts_unreachable_and_proxy_errors_always_count(result: Classified, troubled: bool) -> None:
-    assert verdict(result, troubled=troubled) is Verdict.UNWELL
+       st.booleans(), st.booleans())
+def test_timeouts_unreachable_and_proxy_errors_always_count(result: Classified, troubled: bool,
+                                                            probing: bool) -> None:
+    assert verdict(result, troubled=troubled, probing=probing) is Verdict.UNWELL
 
 
 def test_a_busy_answer_counts_unless_that_subscriber_was_busy_lately() -> None:
     assert verdict(_BUSY, troubled=False) is Verdict.UNWELL  # the first time: it may be BOSS
     assert verdict(_BUSY, troubled=True) is Verdict.NEUTRAL
+
+
+def test_while_probing_even_a_subscriber_seen_busy_counts() -> None:
+    assert verdict(_BUSY, troubled=True, probing=True) is Verdict.UNWELL
 
 
 @given(st.lists(st.tuples(_ACCOUNTS, st.booleans(), st.floats(0, 5)), max_size=200))

@@ -8,9 +8,9 @@
   unwell; more of them for a subscriber that answered so recently (`BusyMemory`) say nothing new about BOSS
   and do not count (neutral), whatever was answered for others in between: one subscriber's trouble cannot
   open the breaker for everybody, while busy answers for many subscribers still do.
-* While the breaker probes (half-open), an unwell answer reopens it; a neutral one (a subscriber known to be
-  in trouble) decides nothing, so the next call is the trial: a busy subscriber whose job happens to be the
-  trial must not keep BOSS closed to everybody else.
+* While the breaker probes (half-open), any unwell answer reopens it, a subscriber's "busy" included: it opened
+  because many failed, and when BOSS is down for everybody every waiting subscriber has answered busy before,
+  so a trial that decided nothing would let each of them spend its retry budget one by one.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ class Verdict(StrEnum):
 _ANSWERED = frozenset({Outcome.SUCCESS, Outcome.TERMINAL_FAILURE, Outcome.NOT_FOUND})
 
 
-def verdict(result: Classified, *, troubled: bool) -> Verdict:
+def verdict(result: Classified, *, troubled: bool, probing: bool = False) -> Verdict:
     """The breaker's reading of one answer; `troubled`: BOSS said it could not serve this answer's subscriber
-    recently (see `BusyMemory`)."""
+    recently (see `BusyMemory`); `probing`: the breaker is half-open and this answer is its trial."""
     if result.outcome in _ANSWERED:
         return Verdict.HEALTHY
-    if result.subscriber_scoped and troubled:
+    if result.subscriber_scoped and troubled and not probing:
         return Verdict.NEUTRAL
     return Verdict.UNWELL
 
