@@ -32,9 +32,11 @@ from gateway.routes import (
     balance,
     health,
     history,
+    notifications,
     payment_notices,
     products,
     recharges,
+    statements,
     vouchers,
 )
 from gateway.schemas import REQUEST_MODELS
@@ -166,6 +168,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(vouchers.router)
     app.include_router(products.router)
     app.include_router(history.router)
+    app.include_router(statements.router)
+    app.include_router(notifications.router)
     app.include_router(balance.router)
     app.include_router(admin_orders.router)
     app.include_router(admin_channels.router)

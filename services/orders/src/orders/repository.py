@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from asyncpg.cursor import CursorFactory
 
 from orders.domain.accounts import Account, AccountType
 from orders.domain.catalog import Product, ProductKind
@@ -386,3 +387,26 @@ async def stuck_orders(conn: asyncpg.Connection, older_than: datetime, limit: in
     return [r["order_id"] for r in await conn.fetch(
         """SELECT order_id FROM orders WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < $1
            ORDER BY updated_at LIMIT $2""", older_than, limit)]
+
+
+# --- statements ----------------------------------------------------------------------------------------
+
+#: per order of the channel, the last transition of the day into a status a channel is told of, in the order
+#: the orders got there
+_STATEMENT = """
+SELECT o.order_id, o.channel_order_id, o.account_type, o.account_id, o.sku, o.payment_method, o.paid_fen,
+       f.to_status, f.reason_code, o.created_at, f.at AS final_at
+FROM (SELECT DISTINCT ON (h.order_id) h.order_id, h.to_status, h.reason_code, h.at
+      FROM order_history h
+      WHERE h.at >= $2 AND h.at < $3 AND h.to_status = ANY($4::text[])
+      ORDER BY h.order_id, h.id DESC) f
+JOIN orders o ON o.order_id = f.order_id
+WHERE o.channel_id = $1
+ORDER BY f.at, o.order_id
+"""
+
+
+def statement_rows(conn: asyncpg.Connection, channel_id: str, start: datetime, end: datetime,
+                   statuses: list[str]) -> CursorFactory:
+    """The day's lines as a server-side cursor (the caller holds the transaction that reads them)."""
+    return conn.cursor(_STATEMENT, channel_id, start, end, statuses, prefetch=500)
