@@ -248,7 +248,8 @@ class CallbackStore:
                      AND ($4::timestamptz IS NULL OR (created_at, callback_id) < ($4, $5::uuid))
                    ORDER BY created_at DESC, callback_id DESC LIMIT $6""",
                 channel_id, order_id, list(states), after[0] if after else None, after[1] if after else None, limit)
-        return [_notification(r) for r in rows]
+        # the page's keys at full precision (jobs recorded in one transaction share their created_at)
+        return [{**_notification(r), "_key": (r["created_at"].isoformat(), str(r["callback_id"]))} for r in rows]
 
     async def notification(self, channel_id: str, callback_id: uuid.UUID) -> dict[str, Any] | None:
         """One of the channel's callbacks with its attempts (what its endpoint answered each time)."""

@@ -66,8 +66,8 @@ async def list_notifications(
         channel.channel_id, order_id=check_order_id(order_id) if order_id else None, states=state or [],
         limit=limit + 1, after=after)
     more, page = len(rows) > limit, rows[:limit]
-    return FastJSON({"notifications": page,
-                     "next_cursor": encode_cursor(page[-1]["created_at"], page[-1]["notify_id"]) if more else None})
+    keys = [row.pop("_key") for row in rows]
+    return FastJSON({"notifications": page, "next_cursor": encode_cursor(*keys[limit - 1]) if more else None})
 
 
 @router.get("/v1/notifications/{notify_id}", response_model=NotificationOut, responses=_ERRORS,
