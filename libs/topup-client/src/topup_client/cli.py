@@ -270,6 +270,7 @@ def _parser() -> argparse.ArgumentParser:
     vbatch.add_argument("--out", required=True, help="the export file (card_number,pin,...), written mode 0600")
     vbatch.add_argument("--expires-in-days", type=int, default=365)
     vbatch.add_argument("--note", default="")
+    vbatch.add_argument("-q", "--quiet", action="store_true", help="print only the batch id")
     for action in ("activate", "freeze", "unfreeze", "void"):
         va = vsub.add_parser(action, help=f"{action} a batch (or --first/--last a range of its cards)")
         va.add_argument("batch_id")
@@ -277,10 +278,12 @@ def _parser() -> argparse.ArgumentParser:
         va.add_argument("--last", default=None, help="last card of the range")
         va.add_argument("--reason", default="")
     vsub.add_parser("show", help="a batch and its cards per state").add_argument("batch_id")
-    for p_ in (vb, t):
+    for p_ in (t, *vsub.choices.values()):
         p_.add_argument("--staff-token-file", default=os.environ.get("TOPUP_STAFF_TOKEN_FILE"),
                         help="a file holding the staff token (else TOPUP_STAFF_TOKEN)")
         p_.add_argument("--token", nargs="?", action=_Refused, hint="set TOPUP_STAFF_TOKEN or --staff-token-file")
+        p_.add_argument("--jwt-secret", nargs="?", action=_Refused, hint="set GATEWAY_ADMIN_JWT_SECRET or use "
+                                                                          "--jwt-secret-file")
 
     g = sub.add_parser("get", help="one order by its order_id")
     g.add_argument("order_id")
@@ -329,8 +332,11 @@ def _staff_command(args: argparse.Namespace) -> int:
                 fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(issued.csv_text)
-                _show({"batch_id": issued.batch_id, "sku": args.sku, "count": issued.count, "file": args.out},
-                      args.output)
+                if args.quiet:
+                    sys.stdout.write(issued.batch_id + "\n")
+                else:
+                    _show({"batch_id": issued.batch_id, "sku": args.sku, "count": issued.count, "file": args.out},
+                          args.output)
             elif args.vouchers_command == "show":
                 _show(admin.voucher_batch(args.batch_id), args.output)
             else:
