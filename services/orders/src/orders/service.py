@@ -441,8 +441,7 @@ class OrdersService:
         totals = statement.Totals()
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             chunk = orders_pb2.StatementChunk()
-            async for r in repository.statement_rows(conn, channel_id, day.start, day.end,
-                                                     [s.value for s in statement.STATEMENT_STATUSES]):
+            async for r in repository.statement_rows(conn, channel_id, day.start, day.end):
                 status = Status(r["to_status"])
                 line = chunk.lines.add(
                     order_id=str(r["order_id"]), channel_order_id=r["channel_order_id"],

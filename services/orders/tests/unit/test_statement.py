@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -41,3 +42,16 @@ def test_the_trailer_is_the_sum_of_the_lines(lines: list[tuple[Status, int]]) ->
     assert totals.total.count == len(lines) == sum(t.count for t in totals.by_status.values())
     assert totals.total.paid_fen == sum(p for _, p in lines) == sum(t.paid_fen for t in totals.by_status.values())
     assert totals.total.refund_fen == totals.by_status[Status.REFUNDED].paid_fen == sum(refunds)
+
+
+def test_the_partial_index_names_the_statement_statuses() -> None:
+    """The statement's query names its statuses literally, so that the planner can use the partial index whose
+    predicate names the same ones."""
+    from pathlib import Path
+
+    from orders import repository
+
+    sql = (Path(repository.__file__).parent / "migrations" / "0006_statements.sql").read_text()
+    predicate = sql.split("WHERE", 1)[1]
+    assert sorted(re.findall(r"'([A-Z_]+)'", predicate)) == sorted(s.value for s in STATEMENT_STATUSES)
+    assert repository._STATEMENT_STATUSES in repository._STATEMENT
