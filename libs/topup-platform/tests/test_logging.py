@@ -54,3 +54,26 @@ def test_an_exception_is_logged_without_its_local_variables(capsys: pytest.Captu
     assert "x" * 100 not in err
     assert len(err) < 5000
     logging.getLogger().handlers.clear()
+
+
+def test_a_console_line_is_short_with_one_timestamp_at_most(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under `make run` the supervisor stamps each line: ours carries no second time, nor the service (the
+    supervisor's prefix) or the trace and span ids, which only JSON lines need."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    configure_logging("gateway", json=False)  # stderr is captured, not a terminal: as under the supervisor
+    with TracerProvider().get_tracer("t").start_as_current_span("s"):
+        assert trace.get_current_span().get_span_context().is_valid
+        get_logger("gateway.access").info("GET /v1/products 401", ms=3.2, code="AUTH_SIGNATURE_INVALID",
+                                          request_id="r-12345678")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "GET /v1/products 401" in line and "AUTH_SIGNATURE_INVALID" in line and "r-12345678" in line
+    assert "trace_id" not in line and "span_id" not in line and "service" not in line
+    assert not any(c.isdigit() for c in line.split("[", 1)[0])  # no time before the level
+    assert len(line) < 140
+    configure_logging("gateway", json=False, timestamps=True)
+    get_logger("t").info("run by hand")
+    stamped = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stamped[:8].count(":") == 2 and "T" not in stamped[:8]  # one short time: 12:00:01
+    logging.getLogger().handlers.clear()

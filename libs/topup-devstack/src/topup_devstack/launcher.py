@@ -171,7 +171,12 @@ def banner(ports: Ports, postgres: str) -> str:
  A staff token for the admin API (/admin/v1/...; roles reviewer, finance, admin):
    {python_shown} -m gateway token --sub you --role admin
 
- Sandbox numbers 18600000001..08 force BOSS outcomes (see README). Ctrl-C stops everything.
+ Sandbox numbers force BOSS outcomes (README, "BOSS sandbox numbers"):
+   18600000001 not found -> REFUNDED         18600000005 reply lost -> SUCCEEDED (status query)
+   18600000002 suspended -> REFUNDED         18600000006 never answers -> UNDER_REVIEW
+   18600000003 busy twice -> SUCCEEDED       18600000007 refuses call credit -> REFUNDED
+   18600000004 always busy -> REFUNDED       18600000008 late write, then busy -> REFUNDED
+ Ctrl-C stops everything.
 ================================================================================
 """
 

@@ -52,19 +52,38 @@ def _orjson_dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
-def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
+#: what a console line leaves out: the supervisor's prefix names the process, and a trace is looked up by the
+#: request id or order id the line keeps (JSON lines carry everything)
+CONSOLE_DROPPED = ("service", "trace_id", "span_id")
+
+
+def _drop_for_console(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in CONSOLE_DROPPED:
+        event_dict.pop(key, None)
+    return event_dict
+
+
+def configure_logging(service: str, *, level: str = "INFO", json: bool = True,
+                      timestamps: bool | None = None) -> None:
+    """`timestamps`: whether a line carries its own time. JSON lines always do; console lines (development) only
+    on a terminal by default: under a supervisor (`make run`'s honcho stamps every line it prints) a second time
+    would only lengthen the line. A console line is short: `12:00:01 [info] event key=value`, without the
+    service (the supervisor's prefix) or the trace and span ids."""
+
     def add_service(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event_dict.setdefault("service", service)
         return event_dict
 
+    stamp = json or (sys.stderr.isatty() if timestamps is None else timestamps)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *([structlog.processors.TimeStamper(fmt="iso" if json else "%H:%M:%S", utc=json)] if stamp else []),
         add_service,
         add_trace_ids,
         redact_secrets,
+        *([] if json else [_drop_for_console]),
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)

@@ -32,9 +32,11 @@ from gateway.routes import (
     balance,
     health,
     history,
+    notifications,
     payment_notices,
     products,
     recharges,
+    statements,
     vouchers,
 )
 from gateway.schemas import REQUEST_MODELS
@@ -62,6 +64,7 @@ default and English with `Accept-Language: en`.
 
 
 def error_response(request: Request, err: ApiError) -> FastJSON:
+    request.scope.setdefault("state", {})["error_code"] = err.spec.code  # for the access log
     body: dict[str, object] = {
         "code": err.spec.code,
         "message": message(err.spec, request.headers.get("accept-language")),
@@ -138,7 +141,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight,
                        max_per_channel=settings.max_in_flight_per_channel,
                        timeout_seconds=settings.request_timeout_seconds)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, log_requests=settings.access_log_on)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> FastJSON:
@@ -166,6 +169,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(vouchers.router)
     app.include_router(products.router)
     app.include_router(history.router)
+    app.include_router(statements.router)
+    app.include_router(notifications.router)
     app.include_router(balance.router)
     app.include_router(admin_orders.router)
     app.include_router(admin_channels.router)

@@ -236,6 +236,50 @@ class CallbackStore:
             "body": orjson.loads(j["body"]), "attempt_log": by_job.get(j["callback_id"], []),
         } for j in jobs]
 
+    async def for_channel(self, channel_id: str, *, order_id: str | None, states: Sequence[str], limit: int,
+                          after: tuple[datetime, uuid.UUID] | None) -> list[dict[str, Any]]:
+        """The channel's own callbacks, newest first, keyset-paginated on (created_at, callback_id)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT callback_id, order_id, status, notify_url, state, attempts, next_attempt_at, created_at,
+                          delivered_at, last_error FROM callbacks
+                   WHERE channel_id = $1 AND ($2::text IS NULL OR order_id = $2)
+                     AND (cardinality($3::text[]) = 0 OR state = ANY($3::text[]))
+                     AND ($4::timestamptz IS NULL OR (created_at, callback_id) < ($4, $5::uuid))
+                   ORDER BY created_at DESC, callback_id DESC LIMIT $6""",
+                channel_id, order_id, list(states), after[0] if after else None, after[1] if after else None, limit)
+        # the page's keys at full precision (jobs recorded in one transaction share their created_at)
+        return [{**_notification(r), "_key": (r["created_at"].isoformat(), str(r["callback_id"]))} for r in rows]
+
+    async def notification(self, channel_id: str, callback_id: uuid.UUID) -> dict[str, Any] | None:
+        """One of the channel's callbacks with its attempts (what its endpoint answered each time)."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT callback_id, order_id, status, notify_url, state, attempts, next_attempt_at, created_at,
+                          delivered_at, last_error, body FROM callbacks
+                   WHERE callback_id = $1 AND channel_id = $2""", callback_id, channel_id)
+            if row is None:
+                return None
+            attempts = await conn.fetch(
+                """SELECT attempt, trigger, started_at, duration_ms, http_status, error, response_excerpt
+                   FROM callback_attempts WHERE callback_id = $1 ORDER BY attempt_id""", callback_id)
+        return {**_notification(row), "body": orjson.loads(row["body"]), "attempt_log": [{
+            "attempt": a["attempt"], "trigger": a["trigger"], "at": _iso(a["started_at"]),
+            "duration_ms": a["duration_ms"], "http_status": a["http_status"], "error": a["error"],
+            "response_excerpt": a["response_excerpt"],
+            "acknowledged": a["error"] is None and is_acknowledgement(a["http_status"], a["response_excerpt"]),
+        } for a in attempts]}
+
+    async def replay(self, channel_id: str, callback_id: uuid.UUID) -> bool:
+        """Send one of the channel's callbacks again now, as it was (same notify_id and body), whatever its
+        state; the attempt log says the channel asked. False if the channel has no such callback."""
+        async with self.pool.acquire() as conn:
+            done = await conn.fetchval(
+                """UPDATE callbacks SET state = 'pending', next_attempt_at = now(), next_trigger = 'replay:channel',
+                       updated_at = now()
+                   WHERE callback_id = $1 AND channel_id = $2 RETURNING true""", callback_id, channel_id)
+        return bool(done)
+
     async def resend(self, order_id: str, staff_id: str) -> str | None:
         """Send the order's latest callback again, now (whatever its state). None if it has none."""
         async with self.pool.acquire() as conn:
@@ -246,6 +290,17 @@ class CallbackStore:
                                         ORDER BY created_at DESC LIMIT 1)
                    RETURNING callback_id""", order_id, f"resend:{staff_id}")
         return str(callback_id) if callback_id else None
+
+
+def _notification(r: asyncpg.Record) -> dict[str, Any]:
+    """A callback as the channel API shows it (its id is the notify_id of the callback's body)."""
+    return {
+        "notify_id": str(r["callback_id"]), "order_id": r["order_id"], "order_status": r["status"],
+        "notify_url": r["notify_url"], "state": r["state"], "attempts": r["attempts"],
+        "created_at": _iso(r["created_at"]),
+        "next_attempt_at": _iso(r["next_attempt_at"]) if r["state"] == "pending" else None,
+        "delivered_at": _iso(r["delivered_at"]) if r["delivered_at"] else None, "last_error": r["last_error"],
+    }
 
 
 def _iso(value: datetime) -> str:

@@ -52,6 +52,7 @@ _SPECS = [
               "This is the channel's last active key of its use (request signing, or callbacks): add its successor first"),
     ErrorSpec("CALLBACK_PREFIX_INVALID", 422, "回调地址前缀不合规(规则同 notify_url),或指向内部地址",
               "A callback URL prefix breaks notify_url's rules, or is or resolves to an address we never call"),
+    ErrorSpec("NOTIFICATION_NOT_FOUND", 404, "通知不存在(或不属于该渠道)", "This channel has no such notification"),
     ErrorSpec("CALLBACK_NOT_FOUND", 404, "该订单没有回调通知", "This order has no callback (no notify_url, or no final status yet)"),
     # --- staff (the admin API)
     ErrorSpec("ADMIN_AUTH_REQUIRED", 401, "需要有效的员工令牌(Bearer)", "A valid staff bearer token is required"),
@@ -79,6 +80,14 @@ _SPECS = [
               "This payment (method and transaction_id) already backs another order: one payment, one order"),
     ErrorSpec("ORDER_NOT_FOUND", 404, "订单不存在", "No such order"),
     ErrorSpec("ILLEGAL_TRANSITION", 409, "订单当前状态不允许该操作", "The order's status does not allow this"),
+    # --- history and statements
+    ErrorSpec("CURSOR_INVALID", 422, "分页游标无效:须原样使用上一页返回的 next_cursor",
+              "The cursor is not one this API gave out: pass the previous page's next_cursor unchanged"),
+    ErrorSpec("DATE_INVALID", 422, "日期无效:须为 YYYY-MM-DD 格式的北京时间日期,且不晚于今天",
+              "date must be a day written YYYY-MM-DD (Beijing time), today or earlier"),
+    ErrorSpec("TIME_RANGE_INVALID", 422, "时间范围无效:from、to 须为带时区的 ISO 8601 时间或 YYYY-MM-DD(北京时间),且 from 早于 to",
+              "from and to must be ISO 8601 times with an offset, or days written YYYY-MM-DD (Beijing time), "
+              "and from must be before to"),
     # --- voucher cards
     ErrorSpec("VOUCHER_INVALID", 422, "卡密无效", "The PIN is not valid"),
     ErrorSpec("VOUCHER_EXPIRED", 422, "卡券已过期", "The voucher card has expired"),

@@ -41,9 +41,16 @@ class TrustBoundary:
         await self.app(scope, receive, send)
 
 
+_CHANNEL_RE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)
+access_log = structlog.get_logger("gateway.access")
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, log_requests: bool = False) -> None:
         self.app = app
+        #: one line per request: the route's template (never an account id or a query), the status, the error
+        #: code of a refusal, the time taken and the channel
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,8 +77,18 @@ class RequestContextMiddleware:
         finally:
             otel_context.detach(token)
             route = _route_template(scope)
+            elapsed = time.perf_counter() - started
             REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
+            LATENCY.labels(route, scope["method"]).observe(elapsed)
+            if self.log_requests and route not in _QUIET:
+                channel = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-channel-id"), "")
+                access_log.info(f"{scope['method']} {route} {status}", ms=round(elapsed * 1000, 1),
+                                code=scope["state"].get("error_code"),
+                                channel=channel if _CHANNEL_RE.fullmatch(channel) else None)
+
+
+#: probes and scrapes: a line each would drown the requests
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _route_template(scope: Scope) -> str:

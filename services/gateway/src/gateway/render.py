@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import orjson
@@ -148,3 +150,36 @@ def calendar_year(pb: refunds_pb2.CalendarYear) -> dict[str, Any]:
     return {"year": pb.year, "holidays": list(pb.holidays), "working_weekends": list(pb.working_weekends),
             "configured": pb.configured, "updated_by": pb.updated_by or None,
             "updated_at": _maybe_time(pb.updated_at)}
+
+
+# --- statements (对账单): CSV ---------------------------------------------------------------------------
+
+STATEMENT_COLUMNS = ("order_id", "channel_order_id", "account_type", "account_id", "sku", "payment_method",
+                     "paid_fen", "status", "status_reason_code", "created_at", "final_at", "refund_fen")
+#: the trailer's rows: `#summary,<status or TOTAL>,<count>,<paid_fen>,<refund_fen>`
+SUMMARY_COLUMNS = ("#summary", "status", "count", "paid_fen", "refund_fen")
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def statement_header() -> str:
+    return _csv([list(STATEMENT_COLUMNS)])
+
+
+def statement_lines(chunk: orders_pb2.StatementChunk) -> str:
+    return _csv([[line.order_id, line.channel_order_id, vocab.ACCOUNT_TYPE_NAMES.get(line.account.type, "unknown"),
+                  line.account.id, line.sku, vocab.PAYMENT_METHOD_NAMES.get(line.payment_method, "unknown"),
+                  line.paid_fen, _STATUS[line.status], line.status_reason_code, _time(line.created_at),
+                  _time(line.final_at), line.refund_fen] for line in chunk.lines])
+
+
+def statement_trailer(summary: orders_pb2.StatementSummary) -> str:
+    rows: list[list[Any]] = [list(SUMMARY_COLUMNS)]
+    for t in summary.totals:
+        rows.append(["#summary", _STATUS[t.status] if t.status else "TOTAL", t.count, t.paid_fen, t.refund_fen])
+    rows.append(["#statement", summary.channel_id, summary.date, "true" if summary.complete else "false"])
+    return _csv(rows)

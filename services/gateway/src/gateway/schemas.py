@@ -508,6 +508,43 @@ class ResendOut(BaseModel):
     state: Literal["pending"]
 
 
+class NotificationAttemptOut(BaseModel):
+    attempt: int
+    trigger: str = Field(description="schedule, replay:channel (you asked), or resend:<staff> (our staff did)")
+    at: datetime
+    duration_ms: int
+    http_status: int | None = Field(description="What your endpoint answered; null when it did not answer")
+    error: str | None = Field(description="Why there was no answer (timeout, refused address, ...)")
+    response_excerpt: str | None = Field(description="The start of your endpoint's answer")
+    acknowledged: bool = Field(description='A 2xx whose body is empty, success or {"code":"SUCCESS"}')
+
+
+class NotificationOut(BaseModel):
+    notify_id: str = Field(description="The notify_id of the callback's body")
+    order_id: str
+    order_status: OrderStatus = Field(description="The final status this callback tells of")
+    notify_url: str
+    state: Literal["pending", "delivered", "superseded", "gave_up"] = Field(
+        description="superseded: a newer status of the order was notified before this one was delivered")
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    body: dict[str, object] | None = Field(None, description="What we POST (GET of one notification)")
+    attempt_log: list[NotificationAttemptOut] | None = Field(None, description="GET of one notification")
+
+
+class NotificationsPage(BaseModel):
+    notifications: list[NotificationOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class ReplayOut(BaseModel):
+    notify_id: str
+    state: Literal["pending"]
+
+
 #: bodies the routes parse themselves (after the signature check): documented by app._document_errors
 REQUEST_MODELS: list[type[BaseModel]] = [RechargeIn, RedemptionIn, PriceListIn, VoucherBatchIn, CardRangeIn,
                                          ChannelIn, ChannelPatchIn, KeyIn, CaseDecisionIn, ProposalDecisionIn,

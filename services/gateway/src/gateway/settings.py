@@ -64,6 +64,9 @@ class GatewaySettings(PlatformSettings):
     #: waits between attempts after the first one fails: a quick retry within 15 s (a blip, a restarting
     #: endpoint), then Alipay's 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h; after the last, the callback is given up
     #: (the channel can still query the order; staff can re-send)
+    #: one log line per request (method, route, status, error code, milliseconds, channel): on in dev
+    #: (TOPUP_ENV=dev, as `make run` starts it), off elsewhere unless set; GATEWAY_ACCESS_LOG=true|false
+    access_log: bool | None = None
     callback_retry_seconds: tuple[float, ...] = (10, 240, 600, 600, 3600, 7200, 21600, 54000)
     #: one attempt: connect and answer within this
     callback_timeout_seconds: float = 10.0
@@ -95,6 +98,10 @@ class GatewaySettings(PlatformSettings):
     )
     #: the demo channel's quota (high: `make bench` drives it)
     demo_channel_rate_per_second: int = 100_000
+
+    @property
+    def access_log_on(self) -> bool:
+        return self.is_dev if self.access_log is None else self.access_log
 
     @property
     def callback_http_allowed(self) -> bool:

@@ -71,9 +71,9 @@ ACCESS = AccessPolicy.of(orders_pb2.DESCRIPTOR.services_by_name["OrdersService"]
     "gateway": ["CreateRecharge", "CreateRechargeBatch", "GetOrder", "GetOrderByChannelOrderId", "ListProducts",
                 "ListOrders", "GetChannelPrices", "SetChannelPrices", "CreateVoucherBatch", "GetVoucherBatch",
                 "ActivateVouchers", "FreezeVouchers", "UnfreezeVouchers", "VoidVouchers", "GetVoucher",
-                "RedeemVoucher"],
+                "RedeemVoucher", "StreamStatement"],
     "refunds": ["ApplyReviewDecision"],
-    "ops": ["GetOrder", "GetOrderByChannelOrderId", "ListOrders", "GetVoucherBatch", "GetVoucher",
+    "ops": ["GetOrder", "GetOrderByChannelOrderId", "ListOrders", "StreamStatement", "GetVoucherBatch", "GetVoucher",
             "FlagStuckOrders"],
 })
 
@@ -187,6 +187,12 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         page, cursor = await self.service.list_orders(f, request.limit, request.cursor, request.include_history)
         return orders_pb2.ListOrdersResponse(
             orders=[convert.order_to_pb(o, with_history=request.include_history) for o in page], next_cursor=cursor)
+
+    async def StreamStatement(
+        self, request: orders_pb2.StatementRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[orders_pb2.StatementChunk]:
+        async for chunk in self.service.statement(request.channel_id, request.date):
+            yield chunk
 
     # --- prices ------------------------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from asyncpg.cursor import CursorFactory
 
 from orders.domain.accounts import Account, AccountType
 from orders.domain.catalog import Product, ProductKind
 from orders.domain.models import Order, Payment, PaymentMethod, StatusChange
 from orders.domain.state import Status, Transition
+from orders.domain.statement import STATEMENT_STATUSES
 from topup_platform.outbox import OutboxRow
 
 _ORDER_COLUMNS = """order_id, channel_id, channel_order_id, account_type, account_id, sku, face_value_fen, price_fen,
@@ -386,3 +388,27 @@ async def stuck_orders(conn: asyncpg.Connection, older_than: datetime, limit: in
     return [r["order_id"] for r in await conn.fetch(
         """SELECT order_id FROM orders WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < $1
            ORDER BY updated_at LIMIT $2""", older_than, limit)]
+
+
+# --- statements ----------------------------------------------------------------------------------------
+
+#: per order of the channel, the last transition of the day into a status a channel is told of, in the order
+#: the orders got there. The statuses are written out (not a parameter) so that the planner can use the partial
+#: index order_history_statement, whose predicate names the same ones (migration 0006).
+_STATEMENT_STATUSES = ", ".join(f"'{s.value}'" for s in STATEMENT_STATUSES)
+_STATEMENT = f"""
+SELECT o.order_id, o.channel_order_id, o.account_type, o.account_id, o.sku, o.payment_method, o.paid_fen,
+       f.to_status, f.reason_code, o.created_at, f.at AS final_at
+FROM (SELECT DISTINCT ON (h.order_id) h.order_id, h.to_status, h.reason_code, h.at
+      FROM order_history h
+      WHERE h.at >= $2 AND h.at < $3 AND h.to_status IN ({_STATEMENT_STATUSES})
+      ORDER BY h.order_id, h.id DESC) f
+JOIN orders o ON o.order_id = f.order_id
+WHERE o.channel_id = $1
+ORDER BY f.at, o.order_id
+"""
+
+
+def statement_rows(conn: asyncpg.Connection, channel_id: str, start: datetime, end: datetime) -> CursorFactory:
+    """The day's lines as a server-side cursor (the caller holds the transaction that reads them)."""
+    return conn.cursor(_STATEMENT, channel_id, start, end, prefetch=500)

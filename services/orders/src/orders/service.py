@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
@@ -13,10 +13,12 @@ import asyncpg
 from orders import convert, metrics, repository
 from orders import voucher_repository as vrepo
 from orders.catalog import Catalog, CatalogSnapshot
+from orders.domain import statement
 from orders.domain.accounts import UNICOM, Account, AccountType, carrier_of
 from orders.domain.catalog import PricedProduct, Product
 from orders.domain.errors import (
     AccountNotServed,
+    CursorInvalid,
     IdempotencyConflict,
     InvalidRequest,
     OrderNotFound,
@@ -27,6 +29,7 @@ from orders.domain.errors import (
 )
 from orders.domain.models import (
     Order,
+    PaymentMethod,
     RechargeRequest,
     RiskDecision,
     RiskOutcome,
@@ -41,7 +44,7 @@ from topup_platform.events import ORDERS_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
 from topup_platform.outbox import Outbox
-from topup_platform.timeutil import utcnow
+from topup_platform.timeutil import to_timestamp, utcnow
 
 log = get_logger(__name__)
 
@@ -70,7 +73,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         at, order_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
         return datetime.fromisoformat(at), UUID(order_id)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("the cursor is not one this API gave out") from None
+        raise CursorInvalid("the cursor is not one this API gave out") from None
 
 
 _HELD_DECISIONS = frozenset({Transition.APPROVE, Transition.REJECT_HELD})
@@ -426,6 +429,39 @@ class OrdersService:
                 for o in page:
                     o.history = histories.get(o.order_id, [])
         return page, encode_cursor(page[-1].created_at, page[-1].order_id) if more else ""
+
+    # --- statements (对账单) --------------------------------------------------------------------------
+
+    async def statement(self, channel_id: str, date_text: str) -> AsyncIterator[orders_pb2.StatementChunk]:
+        """The channel's statement of one Beijing day, in chunks; the last chunk carries the totals. Read in one
+        repeatable-read snapshot, so the totals are the sums of the lines sent."""
+        if not channel_id:
+            raise InvalidRequest("channel_id is required")
+        day = statement.statement_day(date_text, utcnow())
+        totals = statement.Totals()
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            chunk = orders_pb2.StatementChunk()
+            async for r in repository.statement_rows(conn, channel_id, day.start, day.end):
+                status = Status(r["to_status"])
+                line = chunk.lines.add(
+                    order_id=str(r["order_id"]), channel_order_id=r["channel_order_id"],
+                    account=convert.account_to_pb(Account(AccountType(r["account_type"]), r["account_id"])),
+                    sku=r["sku"], payment_method=convert.METHOD_TO_PB[PaymentMethod(r["payment_method"])],
+                    paid_fen=r["paid_fen"], status=convert.STATUS_TO_PB[status],
+                    status_reason_code=r["reason_code"], refund_fen=totals.add(status, r["paid_fen"]))
+                line.created_at.CopyFrom(to_timestamp(r["created_at"]))
+                line.final_at.CopyFrom(to_timestamp(r["final_at"]))
+                if len(chunk.lines) >= 500:
+                    yield chunk
+                    chunk = orders_pb2.StatementChunk()
+        summary = chunk.summary
+        summary.channel_id, summary.date, summary.complete = channel_id, day.day.isoformat(), day.complete
+        summary.day_start.CopyFrom(to_timestamp(day.start))
+        summary.day_end.CopyFrom(to_timestamp(day.end))
+        for s, t in [*totals.by_status.items(), (None, totals.total)]:
+            summary.totals.add(status=convert.STATUS_TO_PB[s] if s else orders_pb2.ORDER_STATUS_UNSPECIFIED,
+                               count=t.count, paid_fen=t.paid_fen, refund_fen=t.refund_fen)
+        yield chunk
 
     # --- channel prices ----------------------------------------------------------------------------
 

@@ -116,3 +116,15 @@ class ReviewActionNotApplicable(OrdersError, FailedPrecondition):
     """The order is not under review, or the decision does not fit how it got there."""
 
     code = "REVIEW_ACTION_NOT_APPLICABLE"
+
+
+class CursorInvalid(OrdersError, InvalidArgument):
+    """The cursor is not one this API gave out (it is next_cursor of an earlier page, unchanged)."""
+
+    code = "CURSOR_INVALID"
+
+
+class DateInvalid(OrdersError, InvalidArgument):
+    """A statement's date is not a calendar day written YYYY-MM-DD, or is after today (Beijing time)."""
+
+    code = "DATE_INVALID"

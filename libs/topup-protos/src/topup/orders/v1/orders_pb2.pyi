@@ -211,6 +211,76 @@ class ListOrdersResponse(_message.Message):
     next_cursor: str
     def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
+class StatementRequest(_message.Message):
+    __slots__ = ("channel_id", "date")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    date: str
+    def __init__(self, channel_id: _Optional[str] = ..., date: _Optional[str] = ...) -> None: ...
+
+class StatementLine(_message.Message):
+    __slots__ = ("order_id", "channel_order_id", "account", "sku", "payment_method", "paid_fen", "status", "status_reason_code", "created_at", "final_at", "refund_fen")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINAL_AT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FEN_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel_order_id: str
+    account: _common_pb2.Account
+    sku: str
+    payment_method: _common_pb2.PaymentMethod
+    paid_fen: int
+    status: OrderStatus
+    status_reason_code: str
+    created_at: _timestamp_pb2.Timestamp
+    final_at: _timestamp_pb2.Timestamp
+    refund_fen: int
+    def __init__(self, order_id: _Optional[str] = ..., channel_order_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., payment_method: _Optional[_Union[_common_pb2.PaymentMethod, str]] = ..., paid_fen: _Optional[int] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., status_reason_code: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., final_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refund_fen: _Optional[int] = ...) -> None: ...
+
+class StatementTotal(_message.Message):
+    __slots__ = ("status", "count", "paid_fen", "refund_fen")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FEN_FIELD_NUMBER: _ClassVar[int]
+    status: OrderStatus
+    count: int
+    paid_fen: int
+    refund_fen: int
+    def __init__(self, status: _Optional[_Union[OrderStatus, str]] = ..., count: _Optional[int] = ..., paid_fen: _Optional[int] = ..., refund_fen: _Optional[int] = ...) -> None: ...
+
+class StatementSummary(_message.Message):
+    __slots__ = ("channel_id", "date", "day_start", "day_end", "complete", "totals")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    DAY_START_FIELD_NUMBER: _ClassVar[int]
+    DAY_END_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    date: str
+    day_start: _timestamp_pb2.Timestamp
+    day_end: _timestamp_pb2.Timestamp
+    complete: bool
+    totals: _containers.RepeatedCompositeFieldContainer[StatementTotal]
+    def __init__(self, channel_id: _Optional[str] = ..., date: _Optional[str] = ..., day_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., day_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete: _Optional[bool] = ..., totals: _Optional[_Iterable[_Union[StatementTotal, _Mapping]]] = ...) -> None: ...
+
+class StatementChunk(_message.Message):
+    __slots__ = ("lines", "summary")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[StatementLine]
+    summary: StatementSummary
+    def __init__(self, lines: _Optional[_Iterable[_Union[StatementLine, _Mapping]]] = ..., summary: _Optional[_Union[StatementSummary, _Mapping]] = ...) -> None: ...
+
 class PriceEntry(_message.Message):
     __slots__ = ("sku", "price_fen")
     SKU_FIELD_NUMBER: _ClassVar[int]

@@ -65,6 +65,11 @@ class OrdersServiceStub:
                 request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
                 response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
                 _registered_method=True)
+        self.StreamStatement = channel.unary_stream(
+                '/topup.orders.v1.OrdersService/StreamStatement',
+                request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.StatementRequest.SerializeToString,
+                response_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.StatementChunk.FromString,
+                _registered_method=True)
         self.GetChannelPrices = channel.unary_unary(
                 '/topup.orders.v1.OrdersService/GetChannelPrices',
                 request_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.GetChannelPricesRequest.SerializeToString,
@@ -171,6 +176,17 @@ class OrdersServiceServicer:
     def ListOrders(self, request, context):
         """Recharge history (F12): a channel's orders to one account, or (admin, no channel) any orders, newest
         first, with cursor pagination and filters; every attempt, failed ones included, with its history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamStatement(self, request, context):
+        """A channel's daily statement (对账单): one line per order of the channel that reached a final status
+        (SUCCEEDED, FAILED, REFUNDED, REJECTED) during the Beijing day, with the last final status it reached that
+        day, in the order they got there; the last chunk carries the summary (counts and sums per status). Read in
+        one snapshot, so the summary is the sum of the lines. INVALID_ARGUMENT DATE_INVALID for a date that is not
+        YYYY-MM-DD or is after today (Beijing).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -293,6 +309,11 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.ListOrders,
                     request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersRequest.FromString,
                     response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'StreamStatement': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamStatement,
+                    request_deserializer=topup_dot_orders_dot_v1_dot_orders__pb2.StatementRequest.FromString,
+                    response_serializer=topup_dot_orders_dot_v1_dot_orders__pb2.StatementChunk.SerializeToString,
             ),
             'GetChannelPrices': grpc.unary_unary_rpc_method_handler(
                     servicer.GetChannelPrices,
@@ -518,6 +539,33 @@ class OrdersService:
             '/topup.orders.v1.OrdersService/ListOrders',
             topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
             topup_dot_orders_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/topup.orders.v1.OrdersService/StreamStatement',
+            topup_dot_orders_dot_v1_dot_orders__pb2.StatementRequest.SerializeToString,
+            topup_dot_orders_dot_v1_dot_orders__pb2.StatementChunk.FromString,
             options,
             channel_credentials,
             insecure,
