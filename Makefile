@@ -14,13 +14,14 @@ export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
-.PHONY: help python install wheels-check deploy-tools docs-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
+.PHONY: help python install bench-pythons wheels-check deploy-tools docs-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
 	@echo "make test     lint, proto freshness, unit + integration + e2e + deployment tests"
 	@echo "make bench    intake capacity and latency, CPU per order per process, the risk decision latency"
 	@echo "              (not part of make test; PROFILE=1 adds py-spy profiles; BENCH_ARGS=\"--seconds 5 ...\")"
+	@echo "make bench-pythons  the same bench once per CPython 3.11–3.14 found here, compared with the oldest"
 	@echo "make protos   regenerate libs/topup-protos from protos/"
 	@echo "make lint     ruff and mypy"
 
@@ -94,6 +95,11 @@ bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
 	$(UV) run --frozen --no-sync python -m bench $(if $(filter-out 0,$(PROFILE)),--profile) $(BENCH_ARGS)
 	$(UV) run --frozen --no-sync python -m bench.risk $(RISK_BENCH_ARGS)
+
+# the same bench once per CPython 3.11–3.14 this machine has, each in its own environment from the lock, side by side
+bench-pythons: install
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	$(UV) run --frozen --no-sync python -m bench.pythons --risk-args "$(RISK_BENCH_ARGS)" -- $(BENCH_ARGS)
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
