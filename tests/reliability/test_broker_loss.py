@@ -48,7 +48,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 def hstack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {**FAST, "DATABASE_URL": "", **broker.env,
            "BOSS_SIM_LATENCY_MS": "10", "PAYMENTS_SIM_SETTLE_SECONDS": "1.5",
-           "ORDERS_REDRIVE_AFTER_SECONDS": str(REDRIVE_AFTER), "ORDERS_REDRIVE_SWEEP_SECONDS": "0.5",
+           "ORDERS_REDRIVE_AFTER_SECONDS": str(REDRIVE_AFTER), "ORDERS_REDRIVE_MAX_INTERVAL_SECONDS": "4",
+           "ORDERS_REDRIVE_SWEEP_SECONDS": "0.5", "KAFKA_METADATA_MAX_AGE_MS": "3000",
            # the review desk's sweeper is not a way out: it must not take orders that healing can finish
            "ORDERS_STUCK_AFTER_SECONDS": "20", "ORDERS_STUCK_SWEEP_SECONDS": "1"}
     s = start_stack(tmp_path_factory.mktemp("hstack"), env)
