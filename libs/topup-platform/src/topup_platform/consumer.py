@@ -129,7 +129,7 @@ class EventConsumer:
             self._consumer = consumer
             try:
                 if not fresh_start:  # the broker may have come back empty: our topics as they should be first
-                    await ensure_topics(self.settings, self.topics, attempts=1)
+                    await self._ensure_topics()
                 fresh_start = False
                 await consumer.start()
                 while not self._stopping.is_set():
@@ -155,6 +155,14 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping.set()
+
+    async def _ensure_topics(self) -> None:
+        """Make this consumer's topics if the broker lost them; a broker that refuses (no right to create topics:
+        production declares them) or cannot be reached now is not a reason to stop consuming."""
+        try:
+            await ensure_topics(self.settings, self.topics, attempts=1)
+        except Exception as exc:
+            log.warning("could not check this consumer's topics", consumer=self.name, error=repr(exc))
 
     def _record_lag(self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         for tp, msgs in batch.items():
