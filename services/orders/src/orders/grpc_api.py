@@ -72,7 +72,7 @@ ACCESS = AccessPolicy.of(orders_pb2.DESCRIPTOR.services_by_name["OrdersService"]
                 "ListOrders", "GetChannelPrices", "SetChannelPrices", "CreateVoucherBatch", "GetVoucherBatch",
                 "ActivateVouchers", "FreezeVouchers", "UnfreezeVouchers", "VoidVouchers", "GetVoucher",
                 "RedeemVoucher"],
-    "refunds": ["ApplyReviewDecision"],
+    "refunds": ["ApplyReviewDecision", "ListOrders"],  # ListOrders: its ledger check (refunds settled, orders not)
     "billing-adapter": ["ListOrders"],  # reconciliation compares BOSS's ledger with the orders' statuses
     "ops": ["GetOrder", "GetOrderByChannelOrderId", "ListOrders", "GetVoucherBatch", "GetVoucher",
             "FlagStuckOrders"],
