@@ -136,6 +136,9 @@ async def test_after_the_broker_lost_everything_every_order_ends_where_it_should
         decided = await pool.fetchval("SELECT count(*) FROM orders.review_decisions WHERE order_id = ANY($1::uuid[])",
                                       ids)
         assert decided == 0  # nobody was involved
+        redriven = await pool.fetchval("SELECT count(*) FROM orders.orders WHERE order_id = ANY($1::uuid[])"
+                                       " AND redrives > 0", ids)
+        assert redriven > 0  # the watchdog healed them: what the broker lost was asked for again
     finally:
         await pool.close()
     print(f"\n{len(ids)} orders final {healed_in:.1f} s after the broker came back")  # noqa: T201
