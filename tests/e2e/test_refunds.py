@@ -231,7 +231,7 @@ async def test_a_settlement_the_order_never_heard_of_is_found_and_announced_agai
         client: AsyncTopupClient, stack: Stack) -> None:
     """Reconciliation of the refunds with the orders' ledger: the provider paid back, but the order core never
     heard (its RefundSettled lost with the broker's messages: played here by putting the order back to FAILED).
-    The ledger check (every second in these tests; the watchdog would only ask after 30 s) announces the
+    The ledger check (every 2 s in these tests; the watchdog would only ask after 30 s) announces the
     settlement again; the provider pays back nothing more."""
     import asyncpg
 
