@@ -437,4 +437,3 @@ async def stuck_orders(conn: asyncpg.Connection, older_than: datetime, limit: in
     return [r["order_id"] for r in await conn.fetch(
         """SELECT order_id FROM orders WHERE status IN ('PENDING', 'PROCESSING') AND updated_at < $1
            ORDER BY updated_at LIMIT $2""", older_than, limit)]
-
