@@ -41,6 +41,8 @@ FAST = {
     "REFUNDS_BACKOFF_CAP_SECONDS": "0.5",
     "REFUNDS_MAX_ATTEMPTS": "4",
     "REFUNDS_MONITOR_SECONDS": "1",
+    "REFUNDS_LEDGER_CHECK_SECONDS": "2",
+    "REFUNDS_LEDGER_CHECK_SETTLE_SECONDS": "1",
     "LOG_FORMAT": "json",
     # callbacks retried within seconds, not Alipay's hours
     "GATEWAY_CALLBACK_RETRY_SECONDS": "[0.3, 0.5, 1, 1, 1]",

@@ -83,9 +83,10 @@ async def test_a_certificate_of_another_ca_is_refused(stack: Stack) -> None:
 
 
 async def test_a_service_answers_only_the_callers_and_methods_it_expects(stack: Stack) -> None:
-    async with stack.channel("orders", "refunds") as channel:  # refunds may apply review decisions, not list orders
-        status, code = await _refused(orders_pb2_grpc.OrdersServiceStub(channel).ListOrders(
-            orders_pb2.ListOrdersRequest(limit=10)))
+    # refunds may apply review decisions and list orders (its ledger check), not set a channel's prices
+    async with stack.channel("orders", "refunds") as channel:
+        status, code = await _refused(orders_pb2_grpc.OrdersServiceStub(channel).SetChannelPrices(
+            orders_pb2.SetChannelPricesRequest(channel_id="demo")))
     assert (status, code) == (grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
     async with stack.channel("orders", "ops") as channel:  # operators' tools read, they do not mint vouchers
         status, code = await _refused(orders_pb2_grpc.OrdersServiceStub(channel).CreateVoucherBatch(

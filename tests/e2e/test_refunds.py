@@ -225,3 +225,29 @@ async def test_each_refund_carries_its_deadline_and_shows_in_the_near_deadline_q
     assert deadlines == sorted(deadlines) and all(r["status"] != "SETTLED" for r in due)
     failed = (await desk.call("GET", "/admin/v1/refunds", params={"status": "FAILED", "limit": 200})).json()
     assert refund["refund_id"] in {r["refund_id"] for r in failed["refunds"]}
+
+
+async def test_a_settlement_the_order_never_heard_of_is_found_and_announced_again(
+        client: AsyncTopupClient, stack: Stack) -> None:
+    """Reconciliation of the refunds with the orders' ledger: the provider paid back, but the order core never
+    heard (its RefundSettled lost with the broker's messages: played here by putting the order back to FAILED).
+    The ledger check (every 2 s in these tests; the watchdog would only ask after 30 s) announces the
+    settlement again; the provider pays back nothing more."""
+    import asyncpg
+
+    order = await _failed_order(client)
+    await wait_status(client, order["order_id"], "REFUNDED")
+    pool = await asyncpg.create_pool(stack.ports["database_url"], min_size=1, max_size=2)
+    try:
+        await pool.execute("UPDATE orders.orders SET status = 'FAILED', updated_at = now() WHERE order_id = $1",
+                           order["order_id"])
+    finally:
+        await pool.close()
+    started = time.monotonic()
+    healed = await wait_status(client, order["order_id"], "REFUNDED", timeout=20)
+    assert healed["status"] == "REFUNDED" and time.monotonic() - started < 20
+    history = (await client.request("GET", f"/v1/recharges/{order['order_id']}",
+                                    query={"include_history": "true"}))["history"]
+    assert [h["transition"] for h in history].count("refund") == 2  # the first, then the one announced again
+    ledger = await provider_ledger(stack, "alipay", order["payment"]["transaction_id"])
+    assert [r["status"] for r in ledger["refunds"]] == ["SETTLED"]  # paid back once

@@ -6,11 +6,13 @@ restarts) itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +21,7 @@ import pytest
 
 from tests.e2e.conftest import FAST, is_final
 from topup_client import AsyncTopupClient
+from topup_devstack.infra import EmbeddedKafka, free_port
 from topup_devstack.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -105,3 +108,63 @@ async def provider_refunds(db: asyncpg.Pool, transaction_ids: list[str]) -> dict
     for r in rows:
         out[r["transaction_id"]].append(r["amount_fen"])
     return out
+
+
+class Broker:
+    """A Kafka-protocol broker the test owns (not the launcher), so that it can be killed without a goodbye and
+    started again on the same port. The embedded Tansu broker keeps everything in memory: started again, it is
+    empty (no topics, no messages, no committed offsets), as a broker that lost its disks would be."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.log_path = workdir / "tansu.log"
+        self._broker = EmbeddedKafka(self.port, self.log_path)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"KAFKA_BOOTSTRAP_SERVERS": self._broker.bootstrap, **EmbeddedKafka.CLIENT_ENV}
+
+    def start(self) -> None:
+        self._broker = EmbeddedKafka(self.port, self.log_path)
+        self._broker.start()
+
+    def kill(self) -> None:
+        """SIGKILL: whatever it held is gone."""
+        process = self._broker._proc
+        assert process is not None and process.poll() is None, "the broker is not running"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop(self) -> None:
+        self._broker.stop()
+
+
+def pid_of(stack: Stack, module: str) -> int:
+    """The process id of one of the stack's processes (`python -m <module>` with the stack's database)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            if cmdline[-3:-1] != [b"-m", module.encode()]:
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"DATABASE_URL={stack.ports['database_url']}".encode() in environ:
+            return int(entry.name)
+    raise LookupError(f"no {module} process of this stack")
+
+
+@contextlib.contextmanager
+def paused(stack: Stack, *modules: str) -> Iterator[None]:
+    """Freeze processes of the stack (SIGSTOP) and let them go on (SIGCONT) afterwards: while frozen they
+    consume nothing, so what is sent to them waits in the broker."""
+    pids = [pid_of(stack, m) for m in modules]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)

@@ -11,6 +11,13 @@ same-key events (one aggregate) in order, different keys concurrently up to `con
 handler keeps failing is retried `max_attempts` times, then sent to the dead-letter topic
 `<topic>.dlq.<consumer>` with a metric, and the consumer moves on. Events a consumer does not care about
 (`relevant`) are skipped without touching the database.
+
+A broker that lost its log (the embedded broker is memory-only: restarted, it is empty) knows neither this
+consumer's group nor its offsets: the consumer joins again and, finding no committed offsets, reads from the
+start (the inbox drops whatever was applied before). What such a broker may refuse for a while (a commit to a
+topic it made again by itself) is bounded: a commit that does not complete in `commit_timeout_seconds` starts
+the consumer again, after making its topics as they should be. Events the broker lost are not read again by
+anybody: the services notice what they wait for and ask again (see orders' watchdog).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from opentelemetry import trace
 from topup.events.v1 import envelope_pb2
 from topup_platform import metrics, telemetry
 from topup_platform.events import dead_letter_topic
-from topup_platform.kafka import security_options
+from topup_platform.kafka import ensure_topics, security_options
 from topup_platform.logging import get_logger
 from topup_platform.settings import PlatformSettings
 
@@ -83,6 +90,7 @@ class EventConsumer:
         concurrency: int = 32,
         max_attempts: int = 5,
         max_per_transaction: int = 200,
+        commit_timeout_seconds: float = 5.0,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -95,6 +103,7 @@ class EventConsumer:
         self.batch_handler = batch_handler
         self.semaphore = asyncio.Semaphore(concurrency)
         self.max_attempts = max_attempts
+        self.commit_timeout_seconds = commit_timeout_seconds
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -110,20 +119,27 @@ class EventConsumer:
             max_poll_records=500,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            metadata_max_age_ms=self.settings.kafka_metadata_max_age_ms,
         )
 
     async def run(self) -> None:
+        fresh_start = True
         while not self._stopping.is_set():
             consumer = self._make_consumer()
             self._consumer = consumer
             try:
+                if not fresh_start:  # the broker may have come back empty: our topics as they should be first
+                    await self._ensure_topics()
+                fresh_start = False
                 await consumer.start()
                 while not self._stopping.is_set():
                     batch = await consumer.getmany(timeout_ms=100, max_records=500)
                     if not batch:
                         continue
                     await self.apply_batch(batch)
-                    await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
+                    # bounded: a broker that lost the topic answers a commit with a retriable error, forever
+                    await asyncio.wait_for(consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}),
+                                           self.commit_timeout_seconds)
                     self._record_lag(consumer, batch)
             except asyncio.CancelledError:
                 raise
@@ -139,6 +155,14 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping.set()
+
+    async def _ensure_topics(self) -> None:
+        """Make this consumer's topics if the broker lost them; a broker that refuses (no right to create topics:
+        production declares them) or cannot be reached now is not a reason to stop consuming."""
+        try:
+            await ensure_topics(self.settings, self.topics, attempts=1)
+        except Exception as exc:
+            log.warning("could not check this consumer's topics", consumer=self.name, error=repr(exc))
 
     def _record_lag(self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         for tp, msgs in batch.items():

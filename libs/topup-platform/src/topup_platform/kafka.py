@@ -42,6 +42,7 @@ def make_producer(settings: PlatformSettings) -> AIOKafkaProducer:
         enable_idempotence=settings.kafka_enable_idempotence,
         linger_ms=2,
         request_timeout_ms=15000,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
     )
 
 

@@ -56,6 +56,11 @@ class PlatformSettings(BaseSettings):
     #: Tansu holds a new member's JoinGroup for half of it, so the dev stack runs it at 2 s.
     kafka_session_timeout_ms: int = Field(10_000, validation_alias=_alias("KAFKA_SESSION_TIMEOUT_MS"))
     kafka_heartbeat_interval_ms: int = Field(3_000, validation_alias=_alias("KAFKA_HEARTBEAT_INTERVAL_MS"))
+    #: How often the Kafka clients read the cluster's metadata again. A broker that came back empty (the embedded
+    #: one is memory-only) takes messages for topics it no longer has, and loses them, until a client asks for
+    #: the metadata again (which makes the topics again): kept short so that this window is seconds. What was
+    #: lost in it is asked for again by whoever waits for it (orders' watchdog).
+    kafka_metadata_max_age_ms: int = Field(10_000, validation_alias=_alias("KAFKA_METADATA_MAX_AGE_MS"))
     #: Partitions for the topics a service creates when they do not exist yet.
     kafka_topic_partitions: int = Field(8, validation_alias=_alias("KAFKA_TOPIC_PARTITIONS"))
     #: Replicas of those topics. A production cluster declares its topics itself (Strimzi KafkaTopics), but a

@@ -17,7 +17,9 @@ def reconcile(argv: list[str]) -> int:
     from billing_adapter.boss_client import BossClient
     from billing_adapter.reconcile import Reconciler
     from billing_adapter.settings import BillingSettings
+    from topup.orders.v1 import orders_pb2_grpc
     from topup_platform.db import pool_from_settings
+    from topup_platform.grpc_client import channel
     from topup_platform.logging import configure_logging
     from topup_platform.outbox import Outbox
 
@@ -37,11 +39,15 @@ def reconcile(argv: list[str]) -> int:
     async def go() -> int:
         pool = await pool_from_settings(settings)
         boss = BossClient(settings.boss_url, 60)
+        orders_channel = channel(settings.orders_target, settings)
         try:
-            report = await Reconciler(pool, Outbox(settings.service_name), boss).run(
+            report = await Reconciler(pool, Outbox(settings.service_name), boss,
+                                      orders_pb2_grpc.OrdersServiceStub(orders_channel),
+                                      peer_timeout=settings.peer_timeout_seconds).run(
                 args.start, args.end, repair=args.repair, actor=args.by)
         finally:
             await boss.close()
+            await orders_channel.close()
             await pool.close()
         document = orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2)
         if args.json and str(args.json) == "-":

@@ -13,8 +13,10 @@ from billing_adapter.reconcile import Reconciler, ScheduledReconciliation
 from billing_adapter.settings import BillingSettings
 from billing_adapter.worker import FulfilmentWorker
 from topup.billing.v1 import billing_pb2, billing_pb2_grpc
+from topup.orders.v1 import orders_pb2_grpc
 from topup_platform.consumer import EventConsumer
 from topup_platform.events import BILLING_TOPIC, ORDERS_TOPIC
+from topup_platform.grpc_client import channel
 from topup_platform.grpc_server import GrpcServer
 from topup_platform.outbox import Outbox, OutboxRelay
 from topup_platform.runtime import Periodic, ServiceRuntime
@@ -30,12 +32,15 @@ async def main(settings: BillingSettings) -> int:
                         trial_wait_seconds=settings.boss_timeout_seconds,
                         busy_memory_seconds=settings.breaker_busy_memory_seconds)
         worker = FulfilmentWorker(rt.pool, outbox, boss, gate, settings)
+        orders_channel = channel(settings.orders_target, settings)
+        orders = orders_pb2_grpc.OrdersServiceStub(orders_channel)
         try:
             rt.start_worker(OutboxRelay(rt.pool, producer, outbox, schema=settings.db_schema), "outbox-relay")
             rt.start_worker(worker, "fulfilment-scheduler")
             rt.start_worker(PortedNumbersSync(rt.pool, outbox, boss, settings.ported_sync_seconds), "ported-sync")
             if settings.reconcile_interval_seconds > 0:
-                schedule = ScheduledReconciliation(Reconciler(rt.pool, outbox, boss),
+                schedule = ScheduledReconciliation(Reconciler(rt.pool, outbox, boss, orders,
+                                                              peer_timeout=settings.peer_timeout_seconds),
                                                    settings.reconcile_interval_seconds,
                                                    timedelta(seconds=settings.reconcile_settle_seconds))
                 rt.start_worker(Periodic("reconciliation", schedule.run_once, settings.reconcile_interval_seconds,
@@ -53,4 +58,5 @@ async def main(settings: BillingSettings) -> int:
             await rt.serve(server)
         finally:
             await boss.close()
+            await orders_channel.close()
     return rt.exit_code

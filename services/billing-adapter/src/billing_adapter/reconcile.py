@@ -8,6 +8,13 @@ pack, and what became of it). Differences, by class:
     AMOUNT_MISMATCH                 both say done, but not for the same amount or pack
     UNKNOWN_AT_US                   BOSS has a transaction id we never asked for
 
+And against the orders' ledger (the order core's statuses, by gRPC):
+
+    CREDITED_AT_BOSS_ORDER_NOT_SUCCEEDED  BOSS credited the whole order and we know it, but the order is not
+                                          SUCCEEDED (the outcome was lost on the way, e.g. with the broker's
+                                          messages): repaired by announcing it again; an order REFUNDED
+                                          meanwhile (credited and refunded) is for a person
+
 Repaired (with --repair, and always by the scheduled run): CREDITED_AT_BOSS_NOT_HERE when BOSS credited
 every operation of the order. BOSS's ledger is the answer a status query would have given, so this is not
 a guess: the job is recorded succeeded, and a ReconciliationRepaired event makes the order SUCCEEDED (a
@@ -26,9 +33,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import grpc
 
 from billing_adapter.boss_client import BossClient
 from topup.events.v1 import billing_pb2
+from topup.orders.v1 import orders_pb2, orders_pb2_grpc
 from topup_platform.events import BILLING_TOPIC
 from topup_platform.ids import new_id
 from topup_platform.logging import get_logger
@@ -60,6 +69,8 @@ class Report:
     boss_transactions: int
     our_operations: int
     differences: list[Difference]
+    #: whether the orders' ledger was compared too (False: the order core could not be asked; see the log)
+    orders_compared: bool = False
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -89,11 +100,42 @@ WHERE o.transaction_id = ANY($1::text[])
 """
 
 
+#: how long before the window an order credited in it may have been created (a review, a long BOSS outage)
+ORDERS_LOOKBACK = timedelta(days=2)
+_NOT_SUCCEEDED = [name for name in orders_pb2.OrderStatus.keys()
+                  if name not in ("ORDER_STATUS_UNSPECIFIED", "ORDER_STATUS_SUCCEEDED")]
+
+
 class Reconciler:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, boss: BossClient) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, boss: BossClient,
+                 orders: orders_pb2_grpc.OrdersServiceStub | None = None, *, peer_timeout: float = 10.0) -> None:
         self.pool = pool
         self.outbox = outbox
         self.boss = boss
+        self.orders = orders
+        self.peer_timeout = peer_timeout
+
+    async def _orders_not_succeeded(self, start: datetime, end: datetime) -> dict[UUID, str] | None:
+        """The order core's orders created in the window (or up to `ORDERS_LOOKBACK` before it) that are not
+        SUCCEEDED, with their status; None when it cannot be asked."""
+        if self.orders is None:
+            return None
+        out: dict[UUID, str] = {}
+        cursor = ""
+        try:
+            while True:
+                page = await self.orders.ListOrders(orders_pb2.ListOrdersRequest(
+                    statuses=_NOT_SUCCEEDED, created_from=to_timestamp(start - ORDERS_LOOKBACK),
+                    created_to=to_timestamp(end), limit=200, cursor=cursor), timeout=self.peer_timeout)
+                for o in page.orders:
+                    out[UUID(o.order_id)] = orders_pb2.OrderStatus.Name(o.status).removeprefix("ORDER_STATUS_")
+                if not page.next_cursor:
+                    return out
+                cursor = page.next_cursor
+        except grpc.RpcError as err:
+            log.warning("reconciliation could not read the orders' ledger; BOSS compared with ours only",
+                        code=str(err.code()), detail=err.details())
+            return None
 
     async def run(self, start: datetime, end: datetime, *, repair: bool, actor: str) -> Report:
         boss = {t["transaction_id"]: t for t in await self.boss.transactions(start, end)}
@@ -131,6 +173,34 @@ class Reconciler:
 
         events: list[OutboxRow] = []
         repaired_orders: list[UUID] = []
+        # the orders' ledger: an order BOSS credited in full, as we recorded, that is not SUCCEEDED
+        statuses = await self._orders_not_succeeded(start, end)
+        lagging: list[tuple[UUID, str, list[asyncpg.Record]]] = []
+        if statuses:
+            done = defaultdict(list)
+            for txn, mine in ours.items():
+                if mine["op_state"] == "succeeded" and mine["job_state"] == "succeeded" and \
+                        boss.get(txn, {}).get("status") == "SUCCESS" and mine["order_id"] in statuses:
+                    done[mine["order_id"]].append(mine)
+            if done:
+                async with self.pool.acquire() as conn:
+                    all_ops = {r["order_id"]: set(r["txns"]) for r in await conn.fetch(
+                        """SELECT order_id, array_agg(transaction_id) AS txns FROM operations
+                           WHERE order_id = ANY($1::uuid[]) GROUP BY order_id""", list(done))}
+                lagging = [(order_id, statuses[order_id], credited) for order_id, credited in done.items()
+                           if all_ops.get(order_id) == {m["transaction_id"] for m in credited}]
+        for order_id, status, credited in lagging:
+            action = "needs_review" if status == "REFUNDED" else "repaired" if repair else "reported"
+            for m in credited:
+                differ("CREDITED_AT_BOSS_ORDER_NOT_SUCCEEDED", m["transaction_id"], m, boss[m["transaction_id"]],
+                       action, f"BOSS credited it and so did we; the order is {status}"
+                               + (" (credited and refunded)" if status == "REFUNDED" else ""))
+            if action == "repaired":  # announced again: the order core takes BOSS's ledger for the outcome
+                events.append(self.outbox.row(BILLING_TOPIC, billing_pb2.ReconciliationRepaired(
+                    order_id=str(order_id), run_id=str(run_id),
+                    transaction_ids=[m["transaction_id"] for m in credited],
+                    boss_serials=[boss[m["transaction_id"]]["boss_serial"] for m in credited],
+                    at=to_timestamp(utcnow())), aggregate_type="order", aggregate_id=str(order_id)))
         async with self.pool.acquire() as conn:
             for order_id, credited in repairs.items():
                 operations = await conn.fetch("SELECT transaction_id FROM operations WHERE order_id = $1", order_id)
@@ -174,7 +244,8 @@ class Reconciler:
                     await conn.execute(INSERT_ROWS, *row_arrays(events))
         if events:
             self.outbox.wake()
-        report = Report(str(run_id), start.isoformat(), end.isoformat(), repair, len(boss), len(ours), differences)
+        report = Report(str(run_id), start.isoformat(), end.isoformat(), repair, len(boss), len(ours), differences,
+                        orders_compared=statuses is not None)
         log.info("reconciliation run", run_id=str(run_id), window_start=start.isoformat(),
                  window_end=end.isoformat(), boss_transactions=len(boss), our_operations=len(ours),
                  differences=report.counts(), repaired=len(repaired_orders), by=actor)

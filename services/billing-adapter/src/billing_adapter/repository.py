@@ -270,6 +270,16 @@ async def reschedule(conn: asyncpg.Connection, order_id: UUID, delay_seconds: fl
     )
 
 
+async def jobs_with_operations(conn: asyncpg.Connection,
+                               order_ids: list[UUID]) -> list[tuple[asyncpg.Record, list[asyncpg.Record]]]:
+    """These orders' jobs, each with its operations."""
+    jobs = await conn.fetch("SELECT * FROM fulfilments WHERE order_id = ANY($1::uuid[])", order_ids)
+    ops: dict[UUID, list[asyncpg.Record]] = {}
+    for op in await conn.fetch("SELECT * FROM operations WHERE order_id = ANY($1::uuid[])", order_ids):
+        ops.setdefault(op["order_id"], []).append(op)
+    return [(j, ops.get(j["order_id"], [])) for j in jobs]
+
+
 async def get_job(conn: asyncpg.Connection, order_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM fulfilments WHERE order_id = $1", order_id)
 

@@ -42,5 +42,8 @@ class BillingSettings(PlatformSettings):
     #: difference); 0 turns the schedule off
     reconcile_interval_seconds: float = 3600.0
     reconcile_settle_seconds: float = 600.0
+    #: the order core, whose ledger reconciliation compares with BOSS's too (its orders' statuses)
+    orders_target: str = "127.0.0.1:50052"
+    peer_timeout_seconds: float = 10.0
     #: how often BOSS's ported-number publication is read (and once at start)
     ported_sync_seconds: float = 60.0

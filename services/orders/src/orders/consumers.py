@@ -23,11 +23,8 @@ def billing_handlers(service: OrdersService) -> dict[type, Handler]:
     """One event at a time (the fallback when a poll cannot be applied together): the same effects."""
 
     async def transition(ctx: EventContext, event: Any) -> None:
-        m = move(ctx.envelope, event)
         with metrics.deferred() as count:
-            await service.transition(ctx.conn, m.order_id, m.transition, actor_kind=m.actor_kind,
-                                     actor_id=m.actor_id, reason_code=m.reason_code, reason=m.reason,
-                                     occurred_at=m.occurred_at)
+            await service.transition_many(ctx.conn, [move(ctx.envelope, event)])
         ctx.after_commit(count)
         ctx.after_commit(service.outbox.wake)
 
@@ -59,14 +56,15 @@ def _repair_reason(event: billing_pb2.ReconciliationRepaired) -> str:
 
 
 def move(envelope: EventEnvelope, event: Any) -> Move:
-    """The order transition a billing outcome asks for."""
+    """The order transition a billing outcome asks for (a word the adapter may announce again: repeatable)."""
     why: dict[str, str] = {}
     if isinstance(event, billing_pb2.FulfilmentStarted):
         transition = Transition.START_FULFILMENT
     elif isinstance(event, billing_pb2.FulfilmentSucceeded):
         return Move(UUID(event.order_id), Transition.SUCCEED, "service", BILLING,
                     reason=f"credited at BOSS after {event.attempts} attempt(s)",
-                    trace_context=dict(envelope.trace_context), occurred_at=from_timestamp(event.completed_at))
+                    trace_context=dict(envelope.trace_context), occurred_at=from_timestamp(event.completed_at),
+                    repeatable=True)
     elif isinstance(event, billing_pb2.FulfilmentFailed) and event.partially_fulfilled:
         transition, why = Transition.PARTIALLY_FULFILLED, {
             "reason_code": "COMBO_PARTIALLY_FULFILLED",
@@ -76,7 +74,7 @@ def move(envelope: EventEnvelope, event: Any) -> Move:
     else:
         transition, why = Transition.OUTCOME_UNKNOWN, {"reason_code": event.reason_code, "reason": event.reason}
     return Move(UUID(event.order_id), transition, "service", BILLING, why.get("reason_code", ""), why.get("reason", ""),
-                trace_context=dict(envelope.trace_context))
+                trace_context=dict(envelope.trace_context), repeatable=True)
 
 
 def billing_moves(service: OrdersService) -> BatchHandler:

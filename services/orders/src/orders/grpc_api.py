@@ -72,7 +72,8 @@ ACCESS = AccessPolicy.of(orders_pb2.DESCRIPTOR.services_by_name["OrdersService"]
                 "ListOrders", "GetChannelPrices", "SetChannelPrices", "CreateVoucherBatch", "GetVoucherBatch",
                 "ActivateVouchers", "FreezeVouchers", "UnfreezeVouchers", "VoidVouchers", "GetVoucher",
                 "RedeemVoucher", "StreamStatement"],
-    "refunds": ["ApplyReviewDecision"],
+    "refunds": ["ApplyReviewDecision", "ListOrders"],  # ListOrders: its ledger check (refunds settled, orders not)
+    "billing-adapter": ["ListOrders"],  # reconciliation compares BOSS's ledger with the orders' statuses
     "ops": ["GetOrder", "GetOrderByChannelOrderId", "ListOrders", "StreamStatement", "GetVoucherBatch", "GetVoucher",
             "FlagStuckOrders"],
 })

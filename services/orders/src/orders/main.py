@@ -10,7 +10,7 @@ from orders.domain.vouchers import PinHasher
 from orders.grpc_api import ACCESS, OrdersServicer
 from orders.service import OrdersService
 from orders.settings import OrdersSettings
-from orders.sweeper import StuckSweeper
+from orders.sweeper import StuckSweeper, Watchdog
 from orders.vouchers import VoucherService
 from topup.orders.v1 import orders_pb2, orders_pb2_grpc
 from topup_platform.consumer import EventConsumer
@@ -44,6 +44,12 @@ async def main(settings: OrdersSettings) -> int:
                         "voucher-expiry")
         rt.start_worker(StuckSweeper(service, timedelta(seconds=settings.stuck_after_seconds)).periodic(
             settings.stuck_sweep_seconds), "stuck-sweeper")
+        if settings.redrive_after_seconds > 0:
+            watchdog = Watchdog(service, after=timedelta(seconds=settings.redrive_after_seconds),
+                                cap=timedelta(seconds=max(settings.redrive_max_interval_seconds,
+                                                          settings.redrive_after_seconds)),
+                                give_up=timedelta(seconds=settings.redrive_give_up_seconds))
+            rt.start_worker(watchdog.periodic(settings.redrive_sweep_seconds), "watchdog")
         rt.start_worker(
             EventConsumer(name="orders", settings=settings, pool=rt.pool, producer=producer,
                           topics=[BILLING_TOPIC], handlers=billing_handlers(service),

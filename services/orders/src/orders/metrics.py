@@ -31,6 +31,9 @@ ORDERS = Counter("topup_orders", "Orders by channel, SKU and outcome", ["channel
 #: the document's target is arrival within 10 s (official app, 99.9 %): 10 is a bucket edge, so the share is exact
 ARRIVAL = Histogram("topup_order_arrival_seconds", "From acceptance to credit at BOSS, by channel", ["channel"],
                     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200))
+#: the watchdog's re-drives (self-healing), by what was asked for again
+REDRIVES = Counter("topup_orders_redrives", "Orders without progress whose next step was asked for again",
+                   ["asked"])
 
 #: the transitions that decide an order's outcome; every order takes exactly one of them, or none yet
 DECIDING = frozenset({Transition.REJECT, Transition.REJECT_HELD, Transition.SUCCEED, Transition.FAIL,

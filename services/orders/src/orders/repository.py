@@ -280,6 +280,57 @@ async def save_transition(conn: asyncpg.Connection, order: Order, change: Status
         change.actor_kind, change.actor_id, event.event_id, event.topic, event.key, event.event_type, event.envelope,
     )
 
+# --- the watchdog (self-healing) ----------------------------------------------------------------------
+
+async def outbox_stalled(conn: asyncpg.Connection, older_than: datetime) -> bool:
+    """Whether an event written before `older_than` is still unpublished: the broker cannot be reached (or the
+    relay is down), so whatever is written now would only queue up behind it."""
+    oldest: datetime | None = await conn.fetchval("SELECT created_at FROM outbox ORDER BY id LIMIT 1")
+    return oldest is not None and oldest < older_than
+
+
+# Orders whose next step is another service's and that have made no progress: PENDING and PROCESSING (the BOSS
+# adapter's), UNDER_REVIEW because the stuck sweeper flagged them (the adapter's late word still moves them on),
+# paid FAILED and REJECTED ones (the refund service's). Due: `after` seconds after their last progress, then
+# twice as long after each re-drive, up to `cap`. Locked (SKIP LOCKED: another replica takes others).
+_REDRIVE_DUE = f"""
+SELECT {_ORDER_COLUMNS} FROM orders
+WHERE (status IN ('PENDING', 'PROCESSING')
+       OR (status = 'UNDER_REVIEW' AND status_reason_code LIKE 'STUCK\\_%')
+       OR (status IN ('FAILED', 'REJECTED') AND payment_method <> 'voucher' AND paid_fen > 0))
+  AND updated_at > $1
+  AND CASE WHEN redriven_at IS NULL OR redriven_at < updated_at THEN updated_at + make_interval(secs => $2)
+           ELSE redriven_at + make_interval(secs => least($2 * 2 ^ (redrives - 1), $3)) END < now()
+ORDER BY updated_at LIMIT $4
+FOR UPDATE SKIP LOCKED
+"""
+
+
+async def lock_redrive_due(conn: asyncpg.Connection, *, after: float, cap: float, since: datetime,
+                           limit: int) -> list[Order]:
+    """Orders due for a re-drive (see `_REDRIVE_DUE`) that progressed after `since`, locked until the end of the
+    caller's transaction."""
+    return [_order(r) for r in await conn.fetch(_REDRIVE_DUE, since, after, cap, limit)]
+
+
+async def record_redrives(conn: asyncpg.Connection, order_ids: list[UUID], events: list[OutboxRow]) -> None:
+    """The re-drives and the events that ask again, in one statement: each order's re-drives counted since its
+    last progress."""
+    await conn.execute(
+        """WITH r AS (
+               UPDATE orders SET redrives = CASE WHEN redriven_at IS NULL OR redriven_at < updated_at THEN 1
+                                                 ELSE redrives + 1 END,
+                                 redriven_at = now()
+               WHERE order_id = ANY($1::uuid[])
+           )
+           INSERT INTO outbox (event_id, topic, key, event_type, envelope)
+           SELECT event_id, topic, key, event_type, envelope
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY
+               AS e(event_id, topic, key, event_type, envelope, n)
+           ORDER BY n""",
+        order_ids, [e.event_id for e in events], [e.topic for e in events], [e.key for e in events],
+        [e.event_type for e in events], [e.envelope for e in events])
+
 
 @dataclass(frozen=True, slots=True)
 class OrderFilter:

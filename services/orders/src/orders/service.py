@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from google.protobuf.message import Message
 
 from orders import convert, metrics, repository
 from orders import voucher_repository as vrepo
@@ -36,8 +37,10 @@ from orders.domain.models import (
     StatusChange,
     operations_for,
 )
-from orders.domain.state import Status, Transition, next_status
+from orders.domain.redrive import Ask, ask_again
+from orders.domain.state import Status, Transition, catch_up, next_status
 from orders.domain.vouchers import CardTransition
+from topup.events.v1 import orders_pb2 as order_events_pb2
 from topup.orders.v1 import orders_pb2
 from topup_platform import identifiers, telemetry
 from topup_platform.events import ORDERS_TOPIC
@@ -62,6 +65,9 @@ class Move:
     trace_context: Mapping[str, str] | None = None
     #: when its cause happened, where that is not when it is recorded (BOSS's credit: the arrival time ends there)
     occurred_at: datetime | None = None
+    #: another service's word that may come again or out of turn (an outcome announced once more after a
+    #: re-drive): applied as `catch_up` says, so a repeat changes nothing
+    repeatable: bool = False
 
 
 def encode_cursor(created_at: datetime, order_id: UUID) -> str:
@@ -260,17 +266,25 @@ class OrdersService:
             order = orders.get(m.order_id)
             if order is None:
                 raise OrderNotFound("no such order", order_id=str(m.order_id))
-            now = utcnow()
-            change = StatusChange(order.status, next_status(order.status, m.transition), m.transition, m.reason_code,
-                                  m.reason, m.actor_kind, m.actor_id, now)
-            order = orders[m.order_id] = replace(order, status=change.to_status, status_reason_code=m.reason_code,
-                                                 updated_at=now)
-            changes.append((m.order_id, change))
-            observed.append((m.order_id, replace(change, at=m.occurred_at) if m.occurred_at else change))
-            events.append(self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change),
-                                          aggregate_type="order", aggregate_id=str(m.order_id),
-                                          trace_context=m.trace_context))
-        await repository.save_transitions(conn, list(orders.values()), changes, events)
+            steps = (catch_up(order.status, m.transition, current_reason=order.status_reason_code,
+                              reason=m.reason_code) if m.repeatable else [m.transition])
+            for step in steps:
+                now = utcnow()
+                # a fulfilment started on the way to its outcome keeps no reason of the outcome's
+                reason_code, reason = (m.reason_code, m.reason) if step is m.transition else ("", "")
+                change = StatusChange(order.status, next_status(order.status, step), step, reason_code, reason,
+                                      m.actor_kind, m.actor_id, now)
+                order = orders[m.order_id] = replace(order, status=change.to_status, status_reason_code=reason_code,
+                                                     updated_at=now)
+                changes.append((m.order_id, change))
+                observed.append((m.order_id, replace(change, at=m.occurred_at) if m.occurred_at else change))
+                events.append(self.outbox.row(ORDERS_TOPIC, convert.status_changed_event(order, change),
+                                              aggregate_type="order", aggregate_id=str(m.order_id),
+                                              trace_context=m.trace_context))
+        if not changes:
+            return  # every word was a repeat
+        touched = {i for i, _ in changes}
+        await repository.save_transitions(conn, [o for i, o in orders.items() if i in touched], changes, events)
         await self._settle_vouchers(conn, [(orders[i], c) for i, c in changes])
         metrics.observe((orders[i], c) for i, c in observed)
 
@@ -310,6 +324,10 @@ class OrdersService:
         if order is None:
             raise OrderNotFound("no such order", order_id=str(order_id))
         if order.status is Status.SUCCEEDED:
+            return
+        if order.status in (Status.PENDING, Status.PROCESSING):  # its outcome was lost on the way: it is this one
+            await self.transition_many(conn, [Move(order_id, Transition.SUCCEED, "service", "reconciliation",
+                                                   "RECONCILED", reason, repeatable=True)])
             return
         transition = (Transition.CONFIRM_CREDITED if order.status is Status.UNDER_REVIEW
                       else Transition.RECONCILE_CREDITED)
@@ -389,13 +407,62 @@ class OrdersService:
             log.warning("orders stuck: flagged for review", count=len(flagged))
         return flagged
 
+    async def broker_unreachable(self, for_longer_than: timedelta) -> bool:
+        """Whether an event of ours has waited longer than this to be published (the broker cannot be reached)."""
+        async with self.pool.acquire() as conn:
+            return await repository.outbox_stalled(conn, utcnow() - for_longer_than)
+
+    async def redrive_stalled(self, *, after: timedelta, cap: timedelta, give_up: timedelta,
+                              limit: int = 500) -> list[UUID]:
+        """The watchdog's round: orders whose next step is another service's and that made no progress for
+        `after` (then twice as long after each re-drive, up to `cap`) have that step asked for again
+        (`domain.redrive`). Not while our own events cannot be published: they would only queue up behind."""
+        if await self.broker_unreachable(after):
+            return []
+        asked: list[tuple[UUID, Ask]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            due = await repository.lock_redrive_due(conn, after=after.total_seconds(), cap=cap.total_seconds(),
+                                                    since=utcnow() - give_up, limit=limit)
+            events = []
+            for order in due:
+                ask = ask_again(order.status, order.status_reason_code, paid_in_money=(
+                    order.payment.method is not PaymentMethod.VOUCHER and order.payment.paid_fen > 0))
+                event = self._ask_event(order, ask) if ask is not None else None
+                if ask is None or event is None:
+                    continue
+                events.append(self.outbox.row(ORDERS_TOPIC, event, aggregate_type="order",
+                                              aggregate_id=str(order.order_id)))
+                asked.append((order.order_id, ask))
+            if asked:
+                await repository.record_redrives(conn, [i for i, _ in asked], events)
+        if asked:
+            self.outbox.wake()
+            for _, ask in asked:
+                metrics.REDRIVES.labels(ask.value).inc()
+            log.warning("orders without progress: their next step asked for again", count=len(asked),
+                        fulfilment=sum(a is Ask.FULFILMENT for _, a in asked),
+                        refund=sum(a is Ask.REFUND for _, a in asked))
+        return [i for i, _ in asked]
+
+    def _ask_event(self, order: Order, ask: Ask) -> Message | None:
+        if ask is Ask.REFUND:
+            return order_events_pb2.RefundRequested(order=convert.order_to_pb(order),
+                                                    confirmed_at=to_timestamp(order.updated_at))
+        priced = self.catalog.snapshot.products.get(order.sku)
+        if priced is None:  # a SKU gone from the catalog: the BOSS adapter has its request already, if any
+            log.error("cannot ask again for the fulfilment of an order whose SKU is unknown",
+                      order_id=str(order.order_id), sku=order.sku)
+            return None
+        return convert.fulfilment_requested_event(order, operations_for(order.order_id, priced[0]))
+
     async def refund_settled(self, conn: asyncpg.Connection, order_id: UUID, reason: str) -> None:
         """The money is back: REFUNDED, keeping the reason the order failed (what the channel wants to know)."""
         order = await repository.get_order(conn, order_id)
         if order is None:
             raise OrderNotFound("no such order", order_id=str(order_id))
-        await self.transition(conn, order_id, Transition.REFUND, actor_kind="service", actor_id="refunds",
-                              reason_code=order.status_reason_code, reason=reason)
+        # a settlement announced again (the order asked for its refund again, its first word lost) is a repeat
+        await self.transition_many(conn, [Move(order_id, Transition.REFUND, "service", "refunds",
+                                               order.status_reason_code, reason, repeatable=True)])
 
     @staticmethod
     async def _settle_vouchers(conn: asyncpg.Connection, changes: list[tuple[Order, StatusChange]]) -> None:

@@ -5,7 +5,9 @@ Orders (topup.orders.events.v1):
   day after the confirmation (voucher orders are not refunded in money: the order core returns the card), unless
   its payment's refunds would then pass what it paid (a REFUND_REFUSED case instead, see `RefundBook.request`);
 * an order reaching UNDER_REVIEW → a review case; leaving it some other way than by the desk → the case closed;
-* an order credited after all (reconciliation) → its refund cancelled if it never left, else a case.
+* an order credited after all (reconciliation) → its refund cancelled if it never left, else a case;
+* a refund asked for again (`RefundRequested`, the order core's watchdog: the first request or our settlement
+  may have been lost) → the refund made if there is none, its settlement announced again if it settled.
 
 Billing (topup.billing.events.v1): a reconciliation discrepancy → a review case.
 
@@ -15,8 +17,10 @@ per order and a case unique per open subject.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
+from refunds import repository as repo
 from refunds.desk import ReviewDesk
 from refunds.lifecycle import RefundBook
 from topup.common.v1 import common_pb2
@@ -62,16 +66,31 @@ def order_handlers(book: RefundBook, desk: ReviewDesk) -> dict[type, Handler]:
                             order_id=order.order_id, refund_status=left)
                 await desk.refund_after_credit(ctx.conn, order, left)
         elif needs_refund(event):
-            created = await book.request(
-                ctx.conn, order_id=UUID(order.order_id), channel_id=order.channel_id,
-                payment_method=vocab.PAYMENT_METHOD_NAMES[order.payment.method],
-                transaction_id=order.payment.transaction_id, amount_fen=order.payment.paid_fen,
-                reason_code=order.status_reason_code, confirmed_at=from_timestamp(change.at) or utcnow(),
-                trace_context=dict(ctx.envelope.trace_context))
-            if created is not None:
-                ctx.after_commit(book.on_new_work)
+            await request(ctx, order, from_timestamp(change.at) or utcnow())
 
-    return {order_events.OrderStatusChanged: status_changed}
+    async def asked_again(ctx: EventContext, event: order_events.RefundRequested) -> None:
+        """The order core asks again (its watchdog): the first request may have been lost, or our answer."""
+        order = event.order
+        refund = await repo.get_refund(ctx.conn, order_id=UUID(order.order_id))
+        if refund is None:
+            if _paid(order) and order.status in (S.ORDER_STATUS_FAILED, S.ORDER_STATUS_REJECTED):
+                await request(ctx, order, from_timestamp(event.confirmed_at) or utcnow())
+        elif refund["status"] == "SETTLED":
+            await book.settled_again(ctx.conn, refund)
+            ctx.after_commit(book.outbox.wake)
+        # REQUESTED, SUBMITTED: the worker follows it; FAILED: a person's case; CANCELLED: credited after all
+
+    async def request(ctx: EventContext, order: orders_pb2.Order, confirmed_at: datetime) -> None:
+        created = await book.request(
+            ctx.conn, order_id=UUID(order.order_id), channel_id=order.channel_id,
+            payment_method=vocab.PAYMENT_METHOD_NAMES[order.payment.method],
+            transaction_id=order.payment.transaction_id, amount_fen=order.payment.paid_fen,
+            reason_code=order.status_reason_code, confirmed_at=confirmed_at,
+            trace_context=dict(ctx.envelope.trace_context))
+        if created is not None:
+            ctx.after_commit(book.on_new_work)
+
+    return {order_events.OrderStatusChanged: status_changed, order_events.RefundRequested: asked_again}
 
 
 def billing_handlers(desk: ReviewDesk) -> dict[type, Handler]:

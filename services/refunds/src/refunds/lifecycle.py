@@ -130,10 +130,8 @@ class RefundBook:
         await repo.record_event(conn, refund_id, before["status"], "SETTLED", what,
                                 f"reference {reference}" if reference else "", actor)
         with telemetry.rejoin(row["trace_context"]):  # settled by a notice or a person: still the order's trace
-            await self.outbox.add(conn, REFUNDS_TOPIC, refund_events.RefundSettled(
-                refund_id=str(refund_id), order_id=str(row["order_id"]), amount_fen=row["amount_fen"],
-                settled_at=to_timestamp(now), settled_by=by, provider_refund_no=row["provider_refund_no"]),
-                aggregate_type="order", aggregate_id=str(row["order_id"]))
+            await self.outbox.add(conn, REFUNDS_TOPIC, self._settled_event(row), aggregate_type="order",
+                                  aggregate_id=str(row["order_id"]))
         case = await repo.open_case_for(conn, CaseKind.REFUND_FAILED, str(refund_id), for_update=True)
         if case is not None and by == "provider":
             await repo.change_case(conn, case["case_id"], status="RESOLVED", resolution="settled_by_provider",
@@ -145,6 +143,21 @@ class RefundBook:
         log.info("refund settled", refund_id=str(refund_id), order_id=str(row["order_id"]), by=by,
                  amount_fen=row["amount_fen"])
         return row
+
+    async def settled_again(self, conn: asyncpg.Connection, refund: asyncpg.Record) -> None:
+        """Announce a settled refund again (its order asked for it again: the first RefundSettled may have been
+        lost). The same settlement, a new event; the order core takes a repeat as a repeat."""
+        with telemetry.rejoin(refund["trace_context"]):
+            await self.outbox.add(conn, REFUNDS_TOPIC, self._settled_event(refund), aggregate_type="order",
+                                  aggregate_id=str(refund["order_id"]))
+        metrics.REANNOUNCED.inc()
+
+    @staticmethod
+    def _settled_event(row: asyncpg.Record) -> refund_events.RefundSettled:
+        return refund_events.RefundSettled(
+            refund_id=str(row["refund_id"]), order_id=str(row["order_id"]), amount_fen=row["amount_fen"],
+            settled_at=to_timestamp(row["settled_at"]), settled_by=row["settled_by"],
+            provider_refund_no=row["provider_refund_no"])
 
     async def fail(self, conn: asyncpg.Connection, refund: asyncpg.Record, *, reason_code: str, detail: str,
                    path: Path, attempts: int | None = None) -> asyncpg.Record | None:

@@ -8,6 +8,7 @@ from refunds.calendar_store import CalendarStore
 from refunds.consumers import billing_handlers, order_handlers, relevant
 from refunds.desk import ReviewDesk
 from refunds.grpc_api import ACCESS, RefundsServicer
+from refunds.ledger_check import LedgerCheck
 from refunds.lifecycle import RefundBook
 from refunds.monitor import DeskMonitor
 from refunds.provider import ProviderClient
@@ -47,6 +48,13 @@ async def main(settings: RefundsSettings) -> int:
             rt.start_worker(Periodic("calendar-refresh", calendar.reload, settings.calendar_refresh_seconds,
                                      run_at_start=False), "calendar-refresh")
             rt.start_worker(worker, "refund-worker")
+            if settings.ledger_check_seconds > 0:
+                check = LedgerCheck(rt.pool, book, orders_pb2_grpc.OrdersServiceStub(orders_channel),
+                                    settle=timedelta(seconds=settings.ledger_check_settle_seconds),
+                                    lookback=timedelta(seconds=settings.ledger_check_lookback_seconds),
+                                    peer_timeout=settings.peer_timeout_seconds)
+                rt.start_worker(Periodic("ledger-check", check.run_once, settings.ledger_check_seconds,
+                                         run_at_start=False), "ledger-check")
             monitor = DeskMonitor(rt.pool, due_soon=timedelta(hours=settings.due_soon_hours))
             rt.start_worker(Periodic("desk-monitor", monitor.check, settings.monitor_seconds), "desk-monitor")
             rt.start_worker(

@@ -19,6 +19,10 @@ OLDEST_CASE_AGE = Gauge("topup_review_oldest_case_age_seconds", "Age of the olde
 REFUSED = Counter("topup_refunds_refused",
                   "Refunds not made: they would have paid back more than their payment paid (a case for a person)",
                   ["reason_code"])
+REANNOUNCED = Counter("topup_refunds_settlements_reannounced",
+                      "Settlements announced again because their order's refund was asked for again")
+LEDGER_DIFFERENCES = Counter("topup_refunds_ledger_differences",
+                             "Refunds settled at the provider whose order was not REFUNDED (announced again)")
 PROVIDER_CALLS = Counter("topup_refund_provider_calls", "Calls to payment providers by kind and outcome",
                          ["provider", "kind", "outcome"])
 

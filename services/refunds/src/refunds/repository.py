@@ -94,6 +94,12 @@ async def lease_due(conn: asyncpg.Connection, owner: str, lease_seconds: float, 
                         AS payment_paid_fen""", owner, lease_seconds, limit))
 
 
+async def settled_between(conn: asyncpg.Connection, since: datetime, until: datetime) -> list[asyncpg.Record]:
+    """Refunds settled in [since, until)."""
+    return list(await conn.fetch(
+        "SELECT * FROM refunds WHERE status = 'SETTLED' AND settled_at >= $1 AND settled_at < $2", since, until))
+
+
 async def list_refunds(conn: asyncpg.Connection, *, statuses: Sequence[str], due_before: datetime | None,
                        channel_id: str, after: tuple[datetime, UUID] | None, limit: int) -> list[asyncpg.Record]:
     """Soonest deadline first (keyset on deadline, refund id)."""

@@ -41,6 +41,12 @@ class RefundsSettings(PlatformSettings):
     lease_seconds: float = 60.0
     worker_concurrency: int = 16
 
+    # --- reconciliation with the orders' ledger: a refund settled whose order is not REFUNDED (ledger_check)
+    ledger_check_seconds: float = 300.0
+    #: refunds settled at least this long ago (their event may be on its way) and at most `lookback` ago
+    ledger_check_settle_seconds: float = 60.0
+    ledger_check_lookback_seconds: float = 86400.0
+
     # --- deadlines and the review desk
     #: refunds whose deadline is this close count as "due soon" (metric, the near-deadline query)
     due_soon_hours: float = 2.0

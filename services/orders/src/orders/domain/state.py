@@ -16,6 +16,11 @@ Statuses are the ones channels see. Every transition has a name; `next_status` r
     FAILED ──reconcile_credited──▶ SUCCEEDED (BOSS did credit after all; the refund is cancelled)
 
 SUCCEEDED and REFUNDED are final: nothing leaves them.
+
+Another service's word may come twice or out of turn: a lost event is asked for again (the watchdog), and the
+service that owns the step then announces its outcome again (`catch_up`). Such a word about a step the order
+has already taken changes nothing; an outcome that finds the order still PENDING (its FulfilmentStarted was
+lost) starts the fulfilment first.
 """
 
 from __future__ import annotations
@@ -91,3 +96,37 @@ def next_status(current: Status | None, transition: Transition) -> Status:
             status=current.value if current else "",
         )
     return target
+
+
+#: where an order already is when a word asking for the transition comes again (announced once more)
+_ALREADY = {
+    T.START_FULFILMENT: frozenset({S.PROCESSING, S.SUCCEEDED, S.FAILED, S.REFUNDED}),
+    T.SUCCEED: frozenset({S.SUCCEEDED}),
+    T.FAIL: frozenset({S.FAILED, S.REFUNDED}),
+    # a person decided already, or the order went on: the BOSS adapter's old word about its doubt changes nothing
+    T.OUTCOME_UNKNOWN: frozenset({S.SUCCEEDED, S.FAILED, S.REFUNDED}),
+    T.PARTIALLY_FULFILLED: frozenset({S.SUCCEEDED, S.FAILED, S.REFUNDED}),
+    T.REFUND: frozenset({S.REFUNDED}),
+}
+
+
+#: words that leave an order UNDER_REVIEW for a reason: the same word again finds it there for that reason
+_TO_REVIEW = frozenset({T.OUTCOME_UNKNOWN, T.PARTIALLY_FULFILLED})
+
+
+def catch_up(current: Status, transition: Transition, *, current_reason: str = "",
+             reason: str = "") -> list[Transition]:
+    """The transitions that apply another service's word asking for `transition` (for `reason`), when that word
+    may be a repeat or come out of turn: none when the order is already there (or past it; UNDER_REVIEW for the
+    same reason), the start of the fulfilment first when an outcome finds the order still PENDING, else the
+    transition itself. A word that contradicts where the order is raises `IllegalTransition`, as any illegal move
+    does (for a person to see)."""
+    if current in _ALREADY.get(transition, frozenset()):
+        return []
+    if transition in _TO_REVIEW and current is S.UNDER_REVIEW and current_reason == reason:
+        return []
+    sources, _ = TABLE[transition]
+    if current not in sources and current is S.PENDING and S.PROCESSING in sources:
+        return [T.START_FULFILMENT, transition]
+    next_status(current, transition)  # raises if it cannot apply
+    return [transition]

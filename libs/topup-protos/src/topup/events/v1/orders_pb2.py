@@ -27,7 +27,7 @@ from topup.common.v1 import common_pb2 as topup_dot_common_dot_v1_dot_common__pb
 from topup.orders.v1 import orders_pb2 as topup_dot_orders_dot_v1_dot_orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctopup/events/v1/orders.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\x1a\x1ctopup/orders/v1/orders.proto\"j\n\x12OrderStatusChanged\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.topup.orders.v1.Order\x12-\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x1d.topup.orders.v1.StatusChange\"\xd0\x01\n\x13\x46ulfilmentOperation\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x37\n\x04kind\x18\x02 \x01(\x0e\x32).topup.events.v1.FulfilmentOperation.Kind\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x11\n\tpack_code\x18\x04 \x01(\t\"A\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_CREDIT\x10\x01\x12\x12\n\x0eKIND_DATA_PACK\x10\x02\"\xde\x01\n\x13\x46ulfilmentRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12\x38\n\noperations\x18\x05 \x03(\x0b\x32$.topup.events.v1.FulfilmentOperation\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctopup/events/v1/orders.proto\x12\x0ftopup.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctopup/common/v1/common.proto\x1a\x1ctopup/orders/v1/orders.proto\"j\n\x12OrderStatusChanged\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.topup.orders.v1.Order\x12-\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x1d.topup.orders.v1.StatusChange\"\xd0\x01\n\x13\x46ulfilmentOperation\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x37\n\x04kind\x18\x02 \x01(\x0e\x32).topup.events.v1.FulfilmentOperation.Kind\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x11\n\tpack_code\x18\x04 \x01(\t\"A\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_CREDIT\x10\x01\x12\x12\n\x0eKIND_DATA_PACK\x10\x02\"\xde\x01\n\x13\x46ulfilmentRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\nchannel_id\x18\x02 \x01(\t\x12)\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x18.topup.common.v1.Account\x12\x0b\n\x03sku\x18\x04 \x01(\t\x12\x38\n\noperations\x18\x05 \x03(\x0b\x32$.topup.events.v1.FulfilmentOperation\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0fRefundRequested\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.topup.orders.v1.Order\x12\x30\n\x0c\x63onfirmed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,4 +42,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FULFILMENTOPERATION_KIND']._serialized_end=459
   _globals['_FULFILMENTREQUESTED']._serialized_start=462
   _globals['_FULFILMENTREQUESTED']._serialized_end=684
+  _globals['_REFUNDREQUESTED']._serialized_start=686
+  _globals['_REFUNDREQUESTED']._serialized_end=792
 # @@protoc_insertion_point(module_scope)

@@ -55,3 +55,11 @@ class FulfilmentRequested(_message.Message):
     operations: _containers.RepeatedCompositeFieldContainer[FulfilmentOperation]
     accepted_at: _timestamp_pb2.Timestamp
     def __init__(self, order_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., account: _Optional[_Union[_common_pb2.Account, _Mapping]] = ..., sku: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[FulfilmentOperation, _Mapping]]] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RefundRequested(_message.Message):
+    __slots__ = ("order", "confirmed_at")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
+    order: _orders_pb2.Order
+    confirmed_at: _timestamp_pb2.Timestamp
+    def __init__(self, order: _Optional[_Union[_orders_pb2.Order, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
