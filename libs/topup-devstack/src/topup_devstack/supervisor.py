@@ -91,7 +91,7 @@ def describe_exit(code: int) -> str:
 
 
 class Supervisor:
-    def __init__(self, output: IO[str], *, backoff: Backoff | None = None, grace: float = 10.0) -> None:
+    def __init__(self, output: IO[str], *, backoff: Backoff | None = None, grace: float = 15.0) -> None:
         self.printer = Printer(output)
         self.printer.width = len(SYSTEM)
         self.backoff = backoff or Backoff()
