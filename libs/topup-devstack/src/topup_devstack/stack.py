@@ -79,14 +79,16 @@ class Stack:
 
 
 def start_stack(workdir: Path, env: dict[str, str], *, timeout: float = 120.0,
-                without: tuple[str, ...] = ()) -> Stack:
+                without: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> Stack:
     """The platform as `make run` starts it; `without` leaves processes out for the caller to run (the
-    environment they need is `stack.ports["env"]`)."""
+    environment they need is `stack.ports["env"]`); `args` go to `topup-dev run` (`--reset`). Started again
+    in the same `workdir`, it finds the database as the last run left it."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
+    ready.unlink(missing_ok=True)
     log_path = workdir / "stack.log"
-    args = [sys.executable, "-m", "topup_devstack.launcher", "run", "--port-base", "0", "--ready-file", str(ready),
-            "--data-dir", str(workdir / "pgdata"), *(f"--without={name}" for name in without)]
+    args = (sys.executable, "-m", "topup_devstack.launcher", "run", "--port-base", "0", "--ready-file", str(ready),
+            "--data-dir", str(workdir / "pgdata"), *(f"--without={name}" for name in without), *args)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -26,6 +26,7 @@ from topup_platform.access import AccessInterceptor, AccessPolicy
 from topup_platform.errors import DomainError, internal_error_pb
 from topup_platform.interceptors import WrappingInterceptor
 from topup_platform.logging import get_logger
+from topup_platform.readiness import LIVENESS
 from topup_platform.settings import PlatformSettings
 from topup_platform.staff import StaffVerifier
 from topup_platform.tls import TlsMaterial
@@ -178,10 +179,17 @@ class GrpcServer:
                 raise RuntimeError(f"could not bind the gRPC health port to {self.health_address}")
             await self.probe_server.start()
         await self.server.start()
-        for name in ("", *self.service_names):
+        for name in ("", *self.service_names, LIVENESS):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("grpc server started", address=self.address, tls=self.tls is not None,
                  health_address=self.health_address, services=self.service_names)
+
+    async def set_ready(self, ready: bool) -> None:
+        """Readiness (`""` and every service name) SERVING or NOT_SERVING; liveness (`liveness`) stays SERVING
+        while the process runs (topup_platform.readiness)."""
+        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
         """Health NOT_SERVING first (so balancers drain), then stop accepting and let in-flight calls finish."""

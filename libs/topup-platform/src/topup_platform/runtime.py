@@ -6,8 +6,9 @@ background workers) and tears it down in order on SIGTERM or SIGINT:
     health NOT_SERVING → stop accepting → finish in-flight calls → stop workers (consumers finish their
     poll and commit offsets) → flush the producer → close the pool.
 
-A worker that dies unexpectedly stops the whole process with a non-zero exit, so the supervisor (honcho,
-Kubernetes) restarts it instead of leaving a half-alive service.
+A worker that dies unexpectedly stops the whole process with a non-zero exit, so the supervisor (`make run`'s,
+Kubernetes) restarts it instead of leaving a half-alive service. A gRPC service with a producer is ready only
+while its broker answers (topup_platform.readiness); its liveness does not depend on the broker.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from topup_platform.db import pool_from_settings
 from topup_platform.grpc_server import GrpcServer
 from topup_platform.kafka import ensure_topics, make_producer
 from topup_platform.logging import configure_logging, get_logger
+from topup_platform.readiness import BrokerWatch
 from topup_platform.settings import PlatformSettings
 
 log = get_logger(__name__)
@@ -158,6 +160,11 @@ class ServiceRuntime:
     ) -> None:
         if server is not None:
             await server.start()
+            if self._producer is not None:
+                # readiness follows the broker; liveness does not (topup_platform.readiness)
+                watch = BrokerWatch(self.settings)
+                watch.listeners.append(server.set_ready)
+                self.start_worker(watch, "broker-readiness")
         if on_ready is not None:
             await on_ready()
         log.info("service ready", service=self.settings.service_name)

@@ -76,6 +76,11 @@ class PlatformSettings(BaseSettings):
     kafka_sasl_password: SecretStr = Field(SecretStr(""), validation_alias=_alias("KAFKA_SASL_PASSWORD"))
     #: the CA (PEM) that signed the brokers' certificates (SSL, SASL_SSL); unset: the system's trust store
     kafka_ssl_cafile: Path | None = Field(None, validation_alias=_alias("KAFKA_SSL_CAFILE"))
+    #: readiness follows the broker (topup_platform.readiness): how often it is asked, and how long it may take
+    kafka_readiness_interval_seconds: float = Field(2.0, gt=0,
+                                                    validation_alias=_alias("KAFKA_READINESS_INTERVAL_SECONDS"))
+    kafka_readiness_timeout_seconds: float = Field(2.0, gt=0,
+                                                   validation_alias=_alias("KAFKA_READINESS_TIMEOUT_SECONDS"))
     log_level: str = Field("INFO", validation_alias=_alias("LOG_LEVEL"))
     #: json in production, console in a terminal; unset means json unless TOPUP_ENV=dev.
     log_format: Literal["json", "console"] | None = Field(None, validation_alias=_alias("LOG_FORMAT"))

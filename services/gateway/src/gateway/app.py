@@ -45,6 +45,7 @@ from gateway.upstream import Upstream
 from topup_platform import telemetry
 from topup_platform.db import create_pool
 from topup_platform.logging import get_logger
+from topup_platform.readiness import BrokerWatch
 from topup_platform.runtime import Periodic, Worker, open_pool
 
 log = get_logger(__name__)
@@ -110,7 +111,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.notify_urls = NotifyUrlChecker(settings, guard)
         refresh = Periodic("channel-refresh", registry.reload, settings.channel_refresh_seconds, run_at_start=False)
         purge = Periodic("nonce-purge", nonces.purge, 60, run_at_start=False)
-        workers: list[Worker] = [refresh, purge, heartbeat]
+        broker = BrokerWatch(settings)  # /readyz follows the broker; /healthz does not
+        app.state.broker = broker
+        workers: list[Worker] = [refresh, purge, heartbeat, broker]
         if settings.callbacks_enabled:
             workers.append(callbacks)
         tasks = [asyncio.create_task(w.run()) for w in workers]

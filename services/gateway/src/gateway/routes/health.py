@@ -1,4 +1,5 @@
-"""/healthz (alive), /readyz (dependencies reachable), /metrics (Prometheus)."""
+"""/healthz (alive: never asks a dependency, so Kubernetes restarts only a stuck process), /readyz
+(dependencies reachable: the database, risk and orders, and the broker), /metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ async def readyz(request: Request) -> FastJSON:
 
     await asyncio.gather(run("database", database()), run("risk", grpc_peer("risk")),
                          run("orders", grpc_peer("orders")))
+    # the broker, as the watch last saw it (every KAFKA_READINESS_INTERVAL_SECONDS): orders accepted while it
+    # is away would wait in the outbox, and the channels' callbacks would stop
+    checks["broker"] = "ok" if request.app.state.broker.reachable else "failing: unreachable"
     ready = all(v == "ok" for v in checks.values())
     return FastJSON({"status": "ready" if ready else "not ready", "checks": checks},
                           status_code=200 if ready else 503)
