@@ -95,6 +95,7 @@ def process_env(ports: Ports, database_url: str, bootstrap: str, extra: dict[str
         "REFUNDS_PUBLIC_NOTIFY_BASE": f"http://127.0.0.1:{ports.gateway}/providers/v1",
         "REFUNDS_ORDERS_TARGET": f"127.0.0.1:{ports.orders}",
         "REFUNDS_BILLING_TARGET": f"127.0.0.1:{ports.billing}",
+        "BILLING_ORDERS_TARGET": f"127.0.0.1:{ports.orders}",
         "BOSS_SIM_PORT": str(ports.boss),
         "BOSS_SIM_LATENCY_MS": os.environ.get("BOSS_SIM_LATENCY_MS", "20"),
         "PAYMENTS_SIM_PORT": str(ports.payments),
