@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,16 @@ def environment(version: str, python: str) -> Path:
     return venv / "bin" / "python"
 
 
+def settle(below: float = 1.0, at_most: float = 120.0) -> None:
+    """Wait (at most `at_most` s) until the one-minute load average is below `below`: the previous run's load
+    fades slowly, and a run that starts on a busy machine is not comparable with one on a quiet one."""
+    deadline = time.monotonic() + at_most
+    while os.getloadavg()[0] >= below and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def measure(version: str, python: Path, bench_args: list[str], risk_args: list[str]) -> tuple[dict, dict]:
+    settle()
     print(f"\n=== CPython {version}: python -m bench {' '.join(bench_args)}", flush=True)  # noqa: T201
     subprocess.run([str(python), "-m", "bench", *bench_args], check=True, cwd=ROOT)
     subprocess.run([str(python), "-m", "bench.risk", *risk_args], check=True, cwd=ROOT)
