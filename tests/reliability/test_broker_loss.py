@@ -30,8 +30,11 @@ from topup_devstack.stack import Stack, start_stack
 REFUSED = ("18600000001", "18600000002")
 #: the watchdog's clock in this test: no progress for 2 s → the next step is asked for again
 REDRIVE_AFTER = 2.0
-#: how long after the broker's return every order must be final (production: 3 minutes)
-BOUND = 45.0
+#: how long after the broker's return every order must be final (production: 3 minutes). Not shorter: a consumer
+#: whose partition came back shorter than the position it had reached (the broker restarted empty; Tansu does not
+#: answer such a fetch with OFFSET_OUT_OF_RANGE) reads again only once new messages, re-drives among them, pass
+#: that position
+BOUND = 120.0
 
 _numbers = iter(range(10_000_000, 99_999_999, 13))
 
@@ -95,7 +98,7 @@ async def _restart_empty(broker: Broker) -> float:
     return time.monotonic()
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 async def test_after_the_broker_lost_everything_every_order_ends_where_it_should(
         hstack: Stack, broker: Broker, tmp_path: Path) -> None:
     async with httpx.AsyncClient(base_url=f"{hstack.gateway}/admin/v1/risk", headers=staff_headers("admin"),
